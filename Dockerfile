@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+RUN useradd --create-home --uid 1000 app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN DEBUG=true python manage.py collectstatic --noinput -v0 && chown -R app /app
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"]

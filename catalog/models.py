@@ -1,0 +1,179 @@
+"""Products and their option trees (CONTRACTS section 5), and stock holds.
+
+The tree mirrors option T1's ``OptionResponse``: Product → OptionGroup (1st depth) →
+OptionSubGroup (2nd depth) → Option, where an option may point at a later group's sub-group
+(``relate_option_groups``) or add groups of its own (``added_option_groups``: OptionGroup rows whose
+``parent_option`` is that option).  Every row carries ``product`` so a whole tree loads in one query
+per table, whatever its size.  Optional contract fields are nullable so that an unset value is
+omitted from T1 and an import/export round trip is lossless.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Product(models.Model):
+    class Kind(models.TextChoices):
+        COMMERCE = "commerce", "커머스형 (commerce)"
+        NON_COMMERCE = "non_commerce", "비커머스형 (non-commerce)"
+
+    class TaxType(models.TextChoices):
+        TAXABLE = "taxable", "과세 (taxable)"
+        TAX_FREE = "tax_free", "면세 (tax-free)"
+
+    code = models.CharField(
+        "product id", max_length=100, unique=True, help_text="The id Kakao sends as ?id=, e.g. 101:10013529"
+    )
+    name = models.CharField(max_length=200)
+    price = models.BigIntegerField(null=True, blank=True, help_text="KRW; empty: not shown (non-commerce)")
+    min_quantity = models.PositiveIntegerField(null=True, blank=True)
+    max_quantity = models.PositiveIntegerField(null=True, blank=True)
+    default_quantity = models.PositiveIntegerField(null=True, blank=True)
+    stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For a product without stocked options; empty: unlimited"
+    )
+    on_sale = models.BooleanField(default=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMMERCE)
+    tax_type = models.CharField(max_length=10, choices=TaxType.choices, default=TaxType.TAXABLE)
+    needs_shipping = models.BooleanField(default=True)
+    product_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.code}]"
+
+
+class OptionGroup(models.Model):
+    class Type(models.TextChoices):
+        SELECT = "SELECT"
+        MULTI_SELECT = "MULTI_SELECT"
+        TEXT = "TEXT"
+        NUMBERS = "NUMBERS"
+        INTEGER = "INTEGER"
+        DATE = "DATE"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="option_groups")
+    parent_option = models.ForeignKey(
+        "Option",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="added_option_groups",
+        help_text="Set for a group that appears when this option is picked (added_option_groups)",
+    )
+    position = models.PositiveIntegerField(default=0)
+    group_id = models.CharField("id", max_length=100)
+    name = models.CharField(max_length=200)
+    required = models.BooleanField(null=True, blank=True, help_text="Empty means the default, required")
+    description = models.CharField(max_length=500, null=True, blank=True)
+    type = models.CharField(max_length=20, choices=Type.choices, default=Type.SELECT)
+    min_length = models.PositiveIntegerField(null=True, blank=True, help_text="NUMBERS")
+    max_length = models.PositiveIntegerField(null=True, blank=True, help_text="NUMBERS")
+    min_value = models.BigIntegerField(null=True, blank=True, help_text="INTEGER")
+    max_value = models.BigIntegerField(null=True, blank=True, help_text="INTEGER")
+    placeholder = models.CharField(max_length=200, null=True, blank=True)
+
+    class Meta:
+        ordering = ["product_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "group_id"], name="optiongroup_unique_id_in_product"),
+        ]
+
+    def __str__(self) -> str:
+        return self.group_id
+
+
+class OptionSubGroup(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(OptionGroup, on_delete=models.CASCADE, related_name="sub_groups")
+    position = models.PositiveIntegerField(default=0)
+    sub_group_id = models.CharField("id", max_length=200)
+    min_select = models.PositiveIntegerField(null=True, blank=True)
+    max_select = models.PositiveIntegerField(null=True, blank=True)
+    default_option_id = models.CharField(max_length=100, null=True, blank=True)
+
+    class Meta:
+        ordering = ["group_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "sub_group_id"], name="optionsubgroup_unique_id_in_product"),
+        ]
+
+    def __str__(self) -> str:
+        return self.sub_group_id
+
+
+class Option(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    sub_group = models.ForeignKey(OptionSubGroup, on_delete=models.CASCADE, related_name="options")
+    position = models.PositiveIntegerField(default=0)
+    option_id = models.CharField("id", max_length=100)
+    value = models.CharField(max_length=200)
+    add_price = models.BigIntegerField(null=True, blank=True)
+    min_quantity = models.PositiveIntegerField(null=True, blank=True)
+    max_quantity = models.PositiveIntegerField(null=True, blank=True)
+    stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
+    extra = models.CharField(max_length=500, null=True, blank=True)
+    relate_option_groups = models.ManyToManyField(
+        OptionSubGroup, through="OptionRelation", related_name="related_from", blank=True
+    )
+
+    class Meta:
+        ordering = ["sub_group_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sub_group", "option_id"], name="option_unique_id_in_sub_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.option_id} ({self.value})"
+
+
+class OptionRelation(models.Model):
+    """One entry of an option's ``relate_option_groups``: the sub-group to show next."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="relations")
+    target = models.ForeignKey(OptionSubGroup, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["option_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["option", "target"], name="optionrelation_unique"),
+        ]
+
+
+class StockHold(models.Model):
+    """Stock taken for a pending purchase; released or sold exactly once.
+
+    ``reference`` names the holder (an order's partner_order_id): catalog knows no orders.
+    Exactly one of ``option``/``product`` is set: the row whose ``stock`` was decremented.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held"
+        SOLD = "sold"
+        RELEASED = "released"
+
+    reference = models.CharField(max_length=100, db_index=True)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    option = models.ForeignKey(Option, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.HELD)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "expires_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(option__isnull=False, product__isnull=True)
+                | models.Q(option__isnull=True, product__isnull=False),
+                name="stockhold_one_target",
+            ),
+        ]

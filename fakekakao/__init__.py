@@ -1,0 +1,1 @@
+"""A local fake of Kakao and KakaoPay for tests, the demo and the simulator (HTTP only)."""

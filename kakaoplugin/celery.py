@@ -1,0 +1,12 @@
+"""The Celery app. Settings come from Django's (CELERY_* names); tasks live in each app's tasks.py."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kakaoplugin.settings")
+
+# DjangoTask gives every task delay_on_commit(): tasks are sent after the transaction commits.
+app = Celery("kakaoplugin", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,125 @@
+"""The plugin gate: every URL under ``/plugin/<plugin_key>/`` passes here first (CONTRACTS 0, 8).
+
+- unknown key → 404 envelope (the key is never logged: see kakaoplugin.logging);
+- source address outside the app's CIDR list (when set) → 403 envelope;
+- body over ``PLUGIN_MAX_BODY_BYTES`` → 413 envelope;
+- anything below that fails (an exception, Django's HTML 404/405/500 page) → a JSON envelope;
+  a view that answers a browser on purpose (Kakao Sync's redirect page) sets
+  ``response.keep_as_page = True``.
+
+What it learned is on the request for every view: ``request.kakao_app`` and ``request.kakao``
+(:class:`KakaoContext`: app user id and relay id).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from . import envelope
+from .selectors import kakao_app_for_plugin_key
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_PATH = re.compile(r"^/plugin/(?P<key>[^/]+)(?:/|$)")
+
+APP_USER_HEADER = "HTTP_X_KAKAO_APPUSERID"
+RELAY_HEADER = "HTTP_X_KAKAO_PLUGIN_RELAY_ID"
+
+
+@dataclass(frozen=True, slots=True)
+class KakaoContext:
+    app_user_id: str | None
+    relay_id: str | None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address: the socket's, or the one our trusted proxies recorded."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def ip_allowed(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def kakao_context(request: HttpRequest) -> KakaoContext:
+    relay = request.META.get(RELAY_HEADER) or request.GET.get("relay_id") or None
+    return KakaoContext(app_user_id=request.META.get(APP_USER_HEADER) or None, relay_id=relay)
+
+
+class PluginGateMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        match = PLUGIN_PATH.match(request.path_info)
+        if match is None:
+            return self.get_response(request)
+
+        app = kakao_app_for_plugin_key(match["key"])
+        if app is None:
+            return envelope.fail(404, "알 수 없는 플러그인 주소입니다 (unknown plugin key)", http_status=404)
+        networks = app.networks
+        if networks and not ip_allowed(client_ip(request), networks):
+            logger.warning("plugin call refused: source %s not allowed for app %s", client_ip(request), app.pk)
+            return envelope.fail(403, "허용되지 않은 출발지입니다 (source address not allowed)", http_status=403)
+        too_large = self._body_too_large(request)
+        if too_large:
+            return too_large
+
+        request.kakao_app = app
+        request.kakao = kakao_context(request)
+        response = self.get_response(request)
+        if not response.get("Content-Type", "").startswith("application/json") and not getattr(
+            response, "keep_as_page", False
+        ):
+            response = self._as_envelope(response)
+        return response
+
+    @staticmethod
+    def _body_too_large(request: HttpRequest) -> HttpResponse | None:
+        limit = settings.PLUGIN_MAX_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return envelope.fail(400, "Content-Length가 올바르지 않습니다", http_status=400)
+        if length > limit:
+            return envelope.fail(
+                413, f"요청 본문이 너무 큽니다 (body over {limit} bytes)", http_status=413
+            )
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if PLUGIN_PATH.match(request.path_info) is None:
+            return None
+        if isinstance(exception, envelope.PluginError):
+            return envelope.from_error(exception)
+        logger.exception("plugin view failed: %s %s", request.method, request.path_info)
+        return envelope.fail(500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.", http_status=500)
+
+    @staticmethod
+    def _as_envelope(response: HttpResponse) -> HttpResponse:
+        """Django answered with a page (404/405/500, redirect): say the same thing as JSON."""
+        code = response.status_code
+        if code < 400:
+            return response  # redirects (Kakao Sync) and non-JSON pages a view chose on purpose
+        messages = {
+            404: "찾을 수 없습니다 (not found)",
+            405: "허용되지 않은 메서드입니다 (method not allowed)",
+        }
+        message = messages.get(code, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.")
+        return envelope.fail(code, message, http_status=code)

@@ -1,0 +1,45 @@
+"""Liveness and readiness for the load balancer and docker compose."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+from .envelope import json_response
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return json_response({"status": "ok"})
+
+
+def _database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return f"database: {exc.__class__.__name__}"
+    return None
+
+
+def _broker() -> str | None:
+    if not settings.CELERY_BROKER_URL:
+        return None  # tasks run in-process
+    try:
+        from kombu import Connection
+
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"broker: {exc.__class__.__name__}"
+    return None
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    problems = [p for p in (_database(), _broker()) if p]
+    if problems:
+        return json_response({"status": "unavailable", "problems": problems}, http_status=503)
+    return json_response(
+        {"status": "ok", "broker": "redis" if settings.CELERY_BROKER_URL else "in-process"}
+    )

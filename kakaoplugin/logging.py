@@ -1,0 +1,23 @@
+"""Plugin keys are secrets: no log line carries one."""
+
+import logging
+import re
+
+PLUGIN_KEY_IN_PATH = re.compile(r"/plugin/[^/\s?\"']+")
+REDACTED = "/plugin/<key>"
+
+
+def redact(text: str) -> str:
+    return PLUGIN_KEY_IN_PATH.sub(REDACTED, text)
+
+
+class RedactPluginKeyFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is not ours to fix here
+            return True
+        if "/plugin/" in message:
+            record.msg = redact(message)
+            record.args = None
+        return True

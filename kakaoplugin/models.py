@@ -1,0 +1,129 @@
+"""The Kakao layer every app shares: Kakao apps (one per Kakao Developers app) and their members."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .fields import EncryptedTextField
+
+
+def new_plugin_key() -> str:
+    """32 random bytes, url-safe: the secret path segment of every plugin URL."""
+    return secrets.token_urlsafe(32)
+
+
+def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """CIDRs separated by commas, spaces or new lines; raises ValueError naming the bad one."""
+    networks = []
+    for part in text.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"'{part}' is not an IP network (CIDR)") from exc
+    return networks
+
+
+class KakaoApp(models.Model):
+    """A Kakao Developers app (test apps are separate apps with their own keys, guide 0.7)."""
+
+    class Environment(models.TextChoices):
+        TEST = "test", "테스트 (test)"
+        PRODUCTION = "production", "운영 (production)"
+
+    class PayApi(models.TextChoices):
+        LEGACY = "legacy", "legacy (kapi.kakao.com, KakaoAK admin key)"
+        OPEN = "open", "open (open-api.kakaopay.com, SECRET_KEY)"
+
+    class PaymentMethod(models.TextChoices):
+        ANY = "", "any"
+        CARD = "CARD", "CARD"
+        MONEY = "MONEY", "MONEY"
+
+    name = models.CharField(max_length=100, unique=True)
+    environment = models.CharField(max_length=20, choices=Environment.choices, default=Environment.TEST)
+    kakao_app_id = models.CharField("Kakao app id", max_length=32, blank=True)
+    rest_api_key = models.CharField("REST API key", max_length=128)
+    kakao_client_secret = EncryptedTextField("Kakao Login client secret", blank=True, default="")
+
+    kakaopay_api = models.CharField("KakaoPay API", max_length=10, choices=PayApi.choices, default=PayApi.LEGACY)
+    kakaopay_admin_key = EncryptedTextField("KakaoPay admin key (legacy)", blank=True, default="")
+    kakaopay_secret_key = EncryptedTextField("KakaoPay secret key (open)", blank=True, default="")
+    cid = models.CharField("CID", max_length=10, default="TC0ONETIME")
+    cid_secret = EncryptedTextField("CID secret", blank=True, default="")
+    subscription_cid = models.CharField("subscription CID", max_length=10, blank=True, default="TCSUBSCRIP")
+    wrap_approval_url = models.BooleanField(
+        "wrap approval URL in Kakao's relay",
+        default=True,
+        help_text="On unless KakaoPay has our approval URL on its ACL (CONTRACTS section 6).",
+    )
+    order_agreements = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Shown at payment: [{"company": "...", "title": "...", "url": "..."}]',
+    )
+    available_cards = models.JSONField(default=list, blank=True, help_text='e.g. ["HANA", "BC"]; empty: all')
+    payment_method_type = models.CharField(
+        max_length=5, choices=PaymentMethod.choices, blank=True, default=PaymentMethod.ANY
+    )
+    allowed_networks = models.TextField(
+        "allowed source networks",
+        blank=True,
+        default="",
+        help_text="CIDRs, one per line. Empty: any source may call the plugin URLs.",
+    )
+    plugin_key = models.CharField(max_length=64, unique=True, default=new_plugin_key, editable=False)
+    plugin_key_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "Kakao app"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.environment})"
+
+    def clean(self) -> None:
+        try:
+            parse_networks(self.allowed_networks)
+        except ValueError as exc:
+            raise ValidationError({"allowed_networks": str(exc)})
+        if not isinstance(self.order_agreements, list) or any(
+            not isinstance(a, dict) or not a.get("company") or not a.get("title") for a in self.order_agreements
+        ):
+            raise ValidationError({"order_agreements": "a list of {company, title, url} objects"})
+
+    @property
+    def networks(self):
+        return parse_networks(self.allowed_networks)
+
+    @property
+    def kakaopay_auth_header(self) -> str:
+        if self.kakaopay_api == self.PayApi.OPEN:
+            return f"SECRET_KEY {self.kakaopay_secret_key}"
+        return f"KakaoAK {self.kakaopay_admin_key}"
+
+
+class Customer(models.Model):
+    """A member: one per (Kakao app, app user id). What we learn about them hangs off it."""
+
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="customers")
+    app_user_id = models.CharField(max_length=64)
+    blocked = models.BooleanField(default=False, help_text="Blocked members get payment code 401.")
+    blocked_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kakao_app", "app_user_id"], name="customer_unique_app_user"),
+        ]
+        verbose_name = "member"
+
+    def __str__(self) -> str:
+        return f"{self.app_user_id} @ {self.kakao_app.name}"

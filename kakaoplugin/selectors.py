@@ -1,0 +1,48 @@
+"""Reads of the Kakao layer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+
+from .models import Customer, KakaoApp
+
+_app_cache: dict[str, tuple[float, KakaoApp | None]] = {}
+_app_cache_lock = threading.Lock()
+
+
+def kakao_app_for_plugin_key(plugin_key: str) -> KakaoApp | None:
+    """The active app owning ``plugin_key``, or None.
+
+    Kakao polls T4 every 0.5 s per buyer, so each process keeps a looked-up app for
+    ``PLUGIN_APP_CACHE_SECONDS``: a rotated or deactivated key stops working within that time.
+    Unknown keys are cached too (a scan of random keys costs one query per key per period).
+    """
+    now = time.monotonic()
+    hit = _app_cache.get(plugin_key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    app = KakaoApp.objects.filter(plugin_key=plugin_key, is_active=True).first()
+    with _app_cache_lock:
+        if len(_app_cache) > 10_000:
+            _app_cache.clear()
+        _app_cache[plugin_key] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
+    return app
+
+
+def forget_plugin_keys() -> None:
+    """Drop this process's cache (after a rotation, and between tests)."""
+    with _app_cache_lock:
+        _app_cache.clear()
+
+
+def customer_get(*, kakao_app: KakaoApp, app_user_id: str) -> Customer | None:
+    return Customer.objects.filter(kakao_app=kakao_app, app_user_id=app_user_id).first()
+
+
+def customer_is_blocked(*, kakao_app: KakaoApp, app_user_id: str | None) -> bool:
+    if not app_user_id:
+        return False
+    return Customer.objects.filter(kakao_app=kakao_app, app_user_id=app_user_id, blocked=True).exists()

@@ -1,0 +1,228 @@
+"""Settings, all read from the environment (CONTRACTS section 9).
+
+With nothing set this is the embedded default: a SQLite file under ``var/``, Celery tasks run
+in-process, DEBUG on.  Production is ``DEBUG=false`` with ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY``,
+``DATABASE_URL``, ``REDIS_URL`` and ``ALLOWED_HOSTS`` set: nothing secret has a default there.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production-0123456789")
+else:
+    try:
+        SECRET_KEY = env.str("SECRET_KEY")
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=false") from exc
+
+
+def _dev_fernet_key() -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(("fernet:" + SECRET_KEY).encode()).digest()).decode()
+
+
+# One or more Fernet keys, comma separated; the first encrypts, all decrypt (rotation).
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="" if not DEBUG else _dev_fernet_key())
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG=false")
+
+# Keyed hash for the CI (연계정보): never stored raw (CONTRACTS section 1).
+CI_HASH_KEY = env.str("CI_HASH_KEY", default="") or SECRET_KEY
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "nested_admin",
+    "kakaoplugin",
+    "catalog",
+    "orders",
+    "callbacks",
+]
+
+MIDDLEWARE = [
+    # First: plugin paths are answered as JSON envelopes whatever happens further in.
+    "kakaoplugin.gate.PluginGateMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kakaoplugin.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "kakaoplugin.wsgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Concurrent writers (a worker thread beside the web thread) wait instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ko-kr")
+TIME_ZONE = "UTC"  # stored in UTC; business rules use STORE_TIME_ZONE
+STORE_TIME_ZONE = "Asia/Seoul"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+# --- Redis: cache and Celery broker -----------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+
+# The cache may live in its own Redis database (clearing it must not drop queued tasks).
+CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
+
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kp"),
+            "TIMEOUT": 3600,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 3600}}
+
+# Celery is configured for money: a task is acknowledged only when it finished, a task whose
+# worker died is redelivered, a worker takes one task at a time, JSON only, bounded run time.
+# Tasks are sent after the transaction that wanted them commits (kakaoplugin.tasks.enqueue).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=100)
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redelivery of an unacknowledged task after a worker is lost; longer than any task may run.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
+
+# --- Kakao and KakaoPay (CONTRACTS section 9) -------------------------------------------------
+KAKAOPAY_LEGACY_API_BASE = env.str("KAKAOPAY_LEGACY_API_BASE", default="https://kapi.kakao.com")
+KAKAOPAY_OPEN_API_BASE = env.str("KAKAOPAY_OPEN_API_BASE", default="https://open-api.kakaopay.com")
+KAKAO_AUTH_BASE = env.str("KAKAO_AUTH_BASE", default="https://kauth.kakao.com")
+KAKAO_API_BASE = env.str("KAKAO_API_BASE", default="https://kapi.kakao.com")
+KAKAO_OTP_HOSTS = env.list("KAKAO_OTP_HOSTS", default=["talk-plugin.kakao.com"])
+KAKAO_IMAGE_HOSTS = env.list("KAKAO_IMAGE_HOSTS", default=["*.kakaocdn.net"])
+KAKAO_ALLOW_HTTP = env.bool("KAKAO_ALLOW_HTTP", default=False)
+KAKAO_APPROVAL_RELAY_TEMPLATE = env.str(
+    "KAKAO_APPROVAL_RELAY_TEMPLATE",
+    default="https://talk-plugin.kakao.com/kakaopay/callback?approval_url={url}",
+)
+KAKAO_HTTP_TIMEOUT = env.float("KAKAO_HTTP_TIMEOUT", default=10.0)
+
+# The plugin gate (CONTRACTS section 8).
+PLUGIN_MAX_BODY_BYTES = env.int("PLUGIN_MAX_BODY_BYTES", default=64 * 1024)
+# How many reverse proxies in front of us append to X-Forwarded-For (0: use the socket address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# How long a process keeps a looked-up Kakao app (seconds): key rotation takes effect within it.
+PLUGIN_APP_CACHE_SECONDS = env.float("PLUGIN_APP_CACHE_SECONDS", default=5.0)
+
+ORDER_SHEET_TTL_SECONDS = env.int("ORDER_SHEET_TTL_SECONDS", default=24 * 3600)
+
+# --- Django REST framework --------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["kakaoplugin.envelope.OrjsonRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["kakaoplugin.envelope.OrjsonParser"],
+    "EXCEPTION_HANDLER": "kakaoplugin.envelope.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Security: production behind a TLS-terminating proxy --------------------------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
+
+# --- Logging: plugin keys are secrets and never reach a log line ------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_plugin_key": {"()": "kakaoplugin.logging.RedactPluginKeyFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_plugin_key"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}
+
+# The https origin Kakao reaches us at (used to print plugin URLs and build approval URLs when a
+# request is not at hand).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")

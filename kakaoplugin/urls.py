@@ -1,0 +1,25 @@
+"""Root URLs. Plugin URLs live under /plugin/<plugin_key>/ (CONTRACTS section 8); the gate
+middleware has already resolved the key to ``request.kakao_app`` when a view runs."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from .health import healthz, readyz
+
+plugin_patterns = [
+    path("", include("catalog.urls")),
+    path("", include("orders.urls")),
+    path("", include("callbacks.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("plugin/<str:plugin_key>/", include(plugin_patterns)),
+]
+
+if settings.DEBUG:
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
