@@ -6,9 +6,24 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from .fields import mask
-from .models import Customer, KakaoApp
+from .models import (
+    Customer,
+    KakaoApp,
+    MerchantApiKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .plugin_paths import LABELS, plugin_urls
-from .services import SECRET_FIELDS, customer_set_blocked, kakao_app_rotate_plugin_key
+from .services import (
+    SECRET_FIELDS,
+    api_key_create,
+    api_key_revoke,
+    customer_set_blocked,
+    kakao_app_rotate_plugin_key,
+    webhook_endpoint_create,
+    webhook_resend,
+)
 
 admin.site.site_header = "Kakao TalkBiz plugin backend"
 admin.site.site_title = "TalkBiz plugins"
@@ -74,6 +89,19 @@ class KakaoAppAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (
+            "Plugin ids (from Kakao's plugin admin center)",
+            {
+                "fields": (
+                    "option_plugin_id",
+                    "payment_plugin_id",
+                    "kakaosync_plugin_id",
+                    "profile_plugin_id",
+                    "location_plugin_id",
+                    "secure_image_plugin_id",
+                )
+            },
+        ),
         ("Plugin URLs", {"fields": ("allowed_networks", "masked_plugin_key", "plugin_key_rotated_at", "plugin_url_list")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
@@ -121,3 +149,115 @@ class CustomerAdmin(admin.ModelAdmin):
     def unblock(self, request, queryset):
         for customer in queryset:
             customer_set_blocked(customer=customer, blocked=False)
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=MerchantApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = MerchantApiKey
+        fields = ("kakao_app", "name", "scopes")
+
+
+@admin.register(MerchantApiKey)
+class MerchantApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = ("name", "kakao_app", "masked", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("kakao_app", "revoked_at")
+    readonly_fields = ("masked", "created_by", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    @admin.display(description="key")
+    def masked(self, obj: MerchantApiKey) -> str:
+        return f"kp_{obj.prefix}_…" if obj.prefix else "(shown once, on save)"
+
+    def get_readonly_fields(self, request, obj=None):
+        # a key's app and scopes are fixed once made: make a new key instead
+        return (*self.readonly_fields, "kakao_app", "scopes") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        key, plain = api_key_create(
+            kakao_app=form.cleaned_data["kakao_app"],
+            name=form.cleaned_data["name"],
+            scopes=list(form.cleaned_data["scopes"]),
+            created_by=request.user.get_username(),
+        )
+        obj.pk, obj.prefix = key.pk, key.prefix
+        obj._state.adding = False
+        self.message_user(
+            request,
+            format_html("New API key (shown this once, copy it now): <code>{}</code>", plain),
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke (stops working at once)")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(api_key=key)
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("number", "at", "status_code", "error", "duration_ms", "response_excerpt")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ("url", "kakao_app", "event_types", "is_active", "created_at")
+    list_filter = ("kakao_app", "is_active")
+    readonly_fields = ("signing_secret", "created_at")
+    fields = ("kakao_app", "url", "event_types", "is_active", "signing_secret", "created_at")
+
+    @admin.display(description="signing secret")
+    def signing_secret(self, obj: WebhookEndpoint) -> str:
+        return obj.secret if obj.pk else "(made on save)"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            made = webhook_endpoint_create(
+                kakao_app=obj.kakao_app, url=obj.url, event_types=obj.event_types or []
+            )
+            obj.pk, obj.secret = made.pk, made.secret
+            obj._state.adding = False
+            if not obj.is_active:
+                WebhookEndpoint.objects.filter(pk=obj.pk).update(is_active=False)
+            return
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at")
+    list_filter = ("status", "endpoint__kakao_app", "event__type")
+    search_fields = ("event__id", "endpoint__url")
+    readonly_fields = (
+        "event", "endpoint", "status", "attempts", "next_attempt_at", "give_up_at", "last_status_code",
+        "last_error", "delivered_at", "created_at", "payload",
+    )  # fmt: skip
+    inlines = [WebhookAttemptInline]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="payload")
+    def payload(self, obj: WebhookDelivery):
+        import json
+
+        return format_html("<pre>{}</pre>", json.dumps(obj.event.payload, ensure_ascii=False, indent=2))
+
+    @admin.action(description="Resend now")
+    def resend(self, request, queryset):
+        for delivery in queryset:
+            webhook_resend(delivery=delivery)
+        self.message_user(request, f"Queued {queryset.count()} delivery(ies) again.")

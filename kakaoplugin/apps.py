@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class KakaopluginConfig(AppConfig):
     name = "kakaoplugin"
     verbose_name = "Kakao apps and members"
+
+    def ready(self) -> None:
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "sweep-webhooks", {"task": "kakaoplugin.tasks.sweep_webhooks", "schedule": 60.0}
+        )

@@ -77,6 +77,13 @@ class KakaoApp(models.Model):
     )
     plugin_key = models.CharField(max_length=64, unique=True, default=new_plugin_key, editable=False)
     plugin_key_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Plugin ids that Kakao's plugin admin center issued for this app (launch links use them).
+    option_plugin_id = models.CharField(max_length=64, blank=True)
+    payment_plugin_id = models.CharField(max_length=64, blank=True)
+    kakaosync_plugin_id = models.CharField(max_length=64, blank=True)
+    profile_plugin_id = models.CharField("personal-information plugin id", max_length=64, blank=True)
+    location_plugin_id = models.CharField(max_length=64, blank=True)
+    secure_image_plugin_id = models.CharField(max_length=64, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,3 +134,109 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app_user_id} @ {self.kakao_app.name}"
+
+
+class MerchantApiKey(models.Model):
+    """A key for the merchant API (/api/v1/), scoped to one Kakao app; stored hashed.
+
+    The key is ``kp_<prefix>_<secret>``: the prefix finds the row, the SHA-256 of the whole key is
+    compared in constant time. A random 256-bit secret needs no slow hash.
+    """
+
+    class Scope(models.TextChoices):
+        ORDERS = "orders", "order sheets and orders"
+        MEMBERS = "members", "members (without personal data)"
+        PERSONAL = "members:personal", "members' personal data"
+
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="Who uses it, e.g. 'fulfilment system'")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "merchant API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} (kp_{self.prefix}_…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the merchant's systems that receives order events, signed with ``secret``."""
+
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    secret = EncryptedTextField(editable=False)
+    event_types = models.JSONField(default=list, blank=True, help_text="Empty: every event type")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """One thing that happened (e.g. ``order.paid``), with a unique id receivers deduplicate on."""
+
+    id = models.CharField(primary_key=True, max_length=40, editable=False)
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="webhook_events")
+    type = models.CharField(max_length=50, db_index=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook event"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed", "failed (gave up)"
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    give_up_at = models.DateTimeField()
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="webhookdelivery_unique"),
+        ]
+        verbose_name_plural = "webhook deliveries"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]

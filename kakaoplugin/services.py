@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import timedelta
 from typing import Any
 
+import orjson
+import requests
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from .models import Customer, KakaoApp, new_plugin_key
+from . import signing
+from .models import (
+    Customer,
+    KakaoApp,
+    MerchantApiKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    new_plugin_key,
+)
 from .selectors import forget_plugin_keys
 
 SECRET_FIELDS = ("kakaopay_admin_key", "kakaopay_secret_key", "cid_secret", "kakao_client_secret")
@@ -49,3 +68,168 @@ def customer_set_blocked(*, customer: Customer, blocked: bool, reason: str = "")
     customer.blocked_reason = reason if blocked else ""
     customer.save(update_fields=["blocked", "blocked_reason", "updated_at"])
     return customer
+
+
+# --- merchant API keys ---------------------------------------------------------------------------
+
+API_KEY_PREFIX = "kp_"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, kakao_app: KakaoApp, name: str, scopes: list[str], created_by: str = "") -> tuple[MerchantApiKey, str]:
+    """A new key; the plain key is returned once and never stored."""
+    unknown = set(scopes) - set(MerchantApiKey.Scope.values)
+    if unknown:
+        raise ValueError(f"unknown scopes: {sorted(unknown)}")
+    prefix = secrets.token_hex(6)
+    plain = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = MerchantApiKey.objects.create(
+        kakao_app=kakao_app, name=name, prefix=prefix, key_hash=_key_hash(plain), scopes=scopes, created_by=created_by
+    )
+    return key, plain
+
+
+def api_key_revoke(*, api_key: MerchantApiKey) -> None:
+    MerchantApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(*, plain: str) -> MerchantApiKey | None:
+    """The active key ``plain`` is, or None (constant-time compare; last use recorded per minute)."""
+    if not plain.startswith(API_KEY_PREFIX) or plain.count("_") < 2:
+        return None
+    prefix = plain[len(API_KEY_PREFIX) :].split("_", 1)[0]
+    key = MerchantApiKey.objects.select_related("kakao_app").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _key_hash(plain)):
+        return None
+    if key.revoked_at is not None or not key.kakao_app.is_active:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        MerchantApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+# --- order webhooks ------------------------------------------------------------------------------
+
+WEBHOOK_RETRY_WINDOW = timedelta(days=1)
+WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+def webhook_endpoint_create(*, kakao_app: KakaoApp, url: str, event_types: list[str] | None = None) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        kakao_app=kakao_app, url=url, secret="whsec_" + secrets.token_urlsafe(32), event_types=event_types or []
+    )
+
+
+def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], idempotency_key: str) -> WebhookEvent | None:
+    """Record an event and a delivery per subscribed endpoint; sent by Celery after commit.
+
+    The same ``idempotency_key`` twice records one event (a task that runs twice emits once).
+    Call inside the transaction that makes the change, so the event exists iff the change does.
+    """
+    from .tasks import deliver_webhook
+
+    event_id = "evt_" + secrets.token_urlsafe(16)
+    created_at = timezone.now()
+    payload = {"id": event_id, "type": event_type, "created_at": created_at.isoformat(), "data": data}
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={"id": event_id, "kakao_app": kakao_app, "type": event_type, "payload": payload},
+        )
+        if not created:
+            return None
+        endpoints = [
+            e
+            for e in WebhookEndpoint.objects.filter(kakao_app=kakao_app, is_active=True)
+            if not e.event_types or event_type in e.event_types
+        ]
+        deliveries = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(event=event, endpoint=e, next_attempt_at=created_at, give_up_at=created_at + WEBHOOK_RETRY_WINDOW)
+            for e in endpoints
+        )
+    for delivery in deliveries:
+        deliver_webhook.delay_on_commit(delivery.pk)
+    return event
+
+
+def webhook_backoff(attempts: int) -> timedelta:
+    """base, 2×base, 4×base, ... capped at 1 h (base 30 s: about 30 attempts within the day)."""
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
+    """One attempt: POST the signed event. Returns the delivery, or None when nothing was due.
+
+    At least once: a receiver may see an event twice (say, a worker lost after the POST) and
+    deduplicates on the event id.
+    """
+    now = timezone.now()
+    # Claim the attempt (pending and due): two workers do not POST the same attempt at once.
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + timedelta(seconds=WEBHOOK_TIMEOUT_SECONDS * 3), attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    body = orjson.dumps(delivery.event.payload)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "kakaoplugin-webhooks/1",
+        signing.SIGNATURE_HEADER: signing.signature(delivery.endpoint.secret, timestamp, body),
+        signing.EVENT_ID_HEADER: delivery.event.id,
+        signing.EVENT_TYPE_HEADER: delivery.event.type,
+    }
+    started = time.monotonic()
+    status_code, error, excerpt = None, "", ""
+    try:
+        response = requests.post(
+            delivery.endpoint.url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False
+        )
+        status_code, excerpt = response.status_code, response.text[:500]
+        if not 200 <= response.status_code < 300:
+            error = f"HTTP {response.status_code}"
+    except requests.RequestException as exc:
+        error = f"{exc.__class__.__name__}: {exc}"[:1000]
+    duration = int((time.monotonic() - started) * 1000)
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=delivery.attempts, status_code=status_code, error=error,
+        duration_ms=duration, response_excerpt=excerpt,
+    )  # fmt: skip
+    delivery.last_status_code, delivery.last_error = status_code, error
+    if not error:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = WebhookDelivery.Status.DELIVERED, timezone.now(), None
+    else:
+        next_at = timezone.now() + webhook_backoff(delivery.attempts)
+        if next_at > delivery.give_up_at:
+            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
+        else:
+            delivery.next_attempt_at = next_at
+    delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error"])
+    return delivery
+
+
+def webhook_resend(*, delivery: WebhookDelivery) -> None:
+    """Staff's "resend": deliver again now (also after success or giving up)."""
+    from .tasks import deliver_webhook
+
+    now = timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=max(delivery.give_up_at, now + timedelta(hours=1))
+    )
+    deliver_webhook.delay_on_commit(delivery.pk)
+
+
+def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

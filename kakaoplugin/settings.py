@@ -226,3 +226,6 @@ LOGGING = {
 # The https origin Kakao reaches us at (used to print plugin URLs and build approval URLs when a
 # request is not at hand).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+
+# Order webhooks: first retry after this many seconds, doubling, for a day.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)

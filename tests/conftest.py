@@ -96,6 +96,17 @@ def fake_kakao(fake_kakao_server, settings) -> FakeControl:
     return control
 
 
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in this process, even when a broker is configured (unit tests of flows)."""
+    from kakaoplugin.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 # --- a real Celery worker ----------------------------------------------------------------------
 
 
@@ -127,6 +138,7 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
         "CACHE_URL": django_settings.CACHE_URL,
         "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
         "PYTHONUNBUFFERED": "1",
+        "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
     }
     proc = subprocess.Popen(
         [

@@ -1,0 +1,59 @@
+"""Merchant API authentication: ``Authorization: Bearer kp_<prefix>_<secret>``, scoped to one app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions, permissions
+
+from .models import KakaoApp, MerchantApiKey
+from .services import api_key_authenticate
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """``request.user`` of a merchant API call: the key and the Kakao app it is scoped to."""
+
+    api_key: MerchantApiKey
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def kakao_app(self) -> KakaoApp:
+        return self.api_key.kakao_app
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.api_key.scopes or [])
+
+
+class MerchantKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme != self.keyword or not token.strip():
+            raise exceptions.AuthenticationFailed("Authorization: Bearer <API key> expected")
+        key = api_key_authenticate(plain=token.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        return ApiClient(key), key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """The view's ``required_scope`` must be among the key's scopes."""
+
+    message = "this API key lacks the scope this endpoint needs"
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not isinstance(user, ApiClient):
+            return False
+        scope = getattr(view, "required_scope", None)
+        return scope is None or user.has_scope(scope)

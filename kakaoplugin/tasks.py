@@ -1,0 +1,23 @@
+"""Celery tasks of the Kakao layer (thin wrappers taking ids)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> None:
+    delivery = services.webhook_deliver(delivery_id=delivery_id)
+    if delivery is not None and delivery.status == delivery.Status.PENDING and delivery.next_attempt_at:
+        deliver_webhook.apply_async((delivery_id,), eta=delivery.next_attempt_at)
+
+
+@shared_task(ignore_result=True)
+def sweep_webhooks() -> int:
+    """Re-send deliveries whose retry is due (a retry message lost with a worker is not lost)."""
+    ids = services.webhook_due_delivery_ids()
+    for delivery_id in ids:
+        deliver_webhook.delay(delivery_id)
+    return len(ids)
