@@ -5,7 +5,8 @@ RUN useradd --create-home --uid 1000 app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DEBUG=true python manage.py collectstatic --noinput -v0 && chown -R app /app
+RUN DEBUG=false SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    python manage.py collectstatic --noinput -v0 && chown -R app /app
 USER app
 EXPOSE 8000
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"]
