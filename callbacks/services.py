@@ -231,7 +231,9 @@ def callback_event_process(*, event_id: int, final_attempt: bool = False) -> str
             FetchAttempt.objects.filter(pk=attempt.pk).update(
                 finished_at=timezone.now(), http_status=result.status, ok=True
             )
-            CallbackEvent.objects.filter(pk=event.pk).update(raw_response=result.data, fetched_at=timezone.now())
+            CallbackEvent.objects.filter(pk=event.pk).update(
+                raw_response=redact_raw_response(result.data), fetched_at=timezone.now()
+            )
 
     try:
         with transaction.atomic():
@@ -306,6 +308,20 @@ PROFILE_FIELDS = {
 }
 
 
+CI_HMAC_KEY = "_ci_hmac_sha256"  # where a redacted raw answer keeps the CI's keyed hash
+
+
+def redact_raw_response(data: dict[str, Any]) -> dict[str, Any]:
+    """Kakao's answer as we store it: everything, unknown keys included, except the raw CI
+    (CONTRACTS section 1), which becomes its keyed hash before it ever reaches the database."""
+    if "ci" not in data:
+        return data
+    redacted = {k: v for k, v in data.items() if k != "ci"}
+    if isinstance(data["ci"], str) and data["ci"]:
+        redacted[CI_HMAC_KEY] = ci_hash(data["ci"])
+    return redacted
+
+
 def profile_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The profile fields present in ``data`` (absent keys are left unchanged); CI → keyed hash."""
     fields: dict[str, Any] = {}
@@ -315,6 +331,9 @@ def profile_fields(data: dict[str, Any]) -> dict[str, Any]:
     ci = data.get("ci")
     if isinstance(ci, str) and ci:
         fields["ci_hash"] = ci_hash(ci)
+    elif isinstance(data.get(CI_HMAC_KEY), str):
+        fields["ci_hash"] = data[CI_HMAC_KEY][:64]
+    if "ci_hash" in fields:
         fields["ci_authenticated_at"] = _when(data.get("ci_authenticated_at"))
     return fields
 
