@@ -88,9 +88,9 @@ class PersonalDataMixin:
 
 def _masked_display(name: str):
     def display(self, obj):
-        value = getattr(obj, name, None)
-        if callable(value):
-            return HIDDEN
+        if not hasattr(obj, name) or callable(getattr(obj, name)):
+            return HIDDEN  # a display of the admin (thumbnails), not a model field
+        value = getattr(obj, name)
         if isinstance(value, float):
             return mask_number(value)
         return mask_value(value)
