@@ -6,7 +6,14 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from callbacks.models import CallbackEvent, LocationRecord, MemberProfile, SecureImage, SecureImageSet, ShippingAddress
+from callbacks.models import (
+    CallbackEvent,
+    LocationRecord,
+    MemberProfile,
+    SecureImage,
+    SecureImageSet,
+    ShippingAddress,
+)
 from fakekakao.kakao import png
 from kakaoplugin.models import Customer
 

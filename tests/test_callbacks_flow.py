@@ -12,7 +12,6 @@ from callbacks.models import (
     FetchAttempt,
     LocationRecord,
     MemberProfile,
-    SecureImage,
     SecureImageSet,
     ShippingAddress,
 )
