@@ -1,3 +1,14 @@
 """Plugin URLs of the callbacks app, mounted under /plugin/<plugin_key>/ (see kakaoplugin.plugin_paths)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from kakaoplugin.plugin_paths import PATHS
+
+from . import apis
+
+urlpatterns: list = [
+    path(PATHS["callback_profile"], apis.callback_profile, name="callback_profile"),
+    path(PATHS["callback_location"], apis.callback_location, name="callback_location"),
+    path(PATHS["callback_secure_image"], apis.callback_secure_image, name="callback_secure_image"),
+    path(PATHS["kakaosync_redirect"], apis.kakaosync_redirect, name="kakaosync_redirect"),
+]

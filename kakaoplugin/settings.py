@@ -257,3 +257,17 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 
 # Order webhooks: first retry after this many seconds, doubling, for a day.
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+
+# --- callbacks: OTP callbacks, secure images, Kakao Sync, retention (issue 5) -----------------
+# Personal data (profiles, addresses, locations, images) is purged this many days after it was
+# last collected; raw callback bodies and OTP answers after CALLBACKS_RAW_RETENTION_DAYS.
+CALLBACKS_PERSONAL_RETENTION_DAYS = env.int("CALLBACKS_PERSONAL_RETENTION_DAYS", default=365)
+CALLBACKS_RAW_RETENTION_DAYS = env.int("CALLBACKS_RAW_RETENTION_DAYS", default=30)
+# OTP fetch retries: attempt n waits CALLBACKS_RETRY_BASE_SECONDS * 2**(n-1) (capped at 120 s).
+CALLBACKS_FETCH_MAX_RETRIES = env.int("CALLBACKS_FETCH_MAX_RETRIES", default=5)
+CALLBACKS_RETRY_BASE_SECONDS = env.float("CALLBACKS_RETRY_BASE_SECONDS", default=5.0)
+# Which secure-image sizes to keep: any of original, img_1m, img_3m (CONTRACTS section 4).
+SECURE_IMAGE_SIZES = env.list("SECURE_IMAGE_SIZES", default=["original"])
+SECURE_IMAGE_MAX_BYTES = env.int("SECURE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
+# Kakao Sync: the `continue` URL is followed only to these hosts (https).
+KAKAO_CONTINUE_HOSTS = env.list("KAKAO_CONTINUE_HOSTS", default=["kakao.com", "*.kakao.com"])
