@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from catalog.models import Option, Product, StockHold
 from kakaoplugin.models import Customer
-from orders.models import BusinessHours, ClosedDate, Order, OrderSheet, PaymentEvent, RemoteAreaRange, StoreRules
+from orders.models import (
+    BusinessHours,
+    ClosedDate,
+    Order,
+    OrderSheet,
+    PaymentEvent,
+    RemoteAreaRange,
+    StoreRules,
+)
 from orders.rules import store_is_open
 from tests.test_payment_kit import ADDRESS, JEJU_ADDRESS, Buyer, make_product, make_sheet
 
