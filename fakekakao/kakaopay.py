@@ -141,20 +141,37 @@ def _before_work(state: FakeState, op: str, req: Request, fault: dict | None) ->
     return None
 
 
+def _with_faults(op: str):
+    """Check the auth header and body encoding, then apply an armed fault around the work."""
+
+    def wrap(work):
+        def handler(state: FakeState, req: Request) -> Response:
+            bad = _check_auth(req)
+            if bad:
+                return bad
+            fault = _faulty(state, op, req)
+            early = _before_work(state, op, req, fault)
+            if early:
+                return early
+            return _deliver(fault, work(state, req))
+
+        handler.__name__ = work.__name__
+        return handler
+
+    return wrap
+
+
 # --- ready -------------------------------------------------------------------------------------
 
 
+@_with_faults("ready")
 def ready(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(
+    bad = _require(
         req, "cid", "partner_order_id", "partner_user_id", "item_name", "quantity", "total_amount",
         "tax_free_amount", "approval_url",
     )  # fmt: skip
     if bad:
         return bad
-    fault = _faulty(state, "ready", req)
-    early = _before_work(state, "ready", req, fault)
-    if early:
-        return early
     p = req.params
     tid = "T" + secrets.token_hex(9)
     record = {
@@ -188,9 +205,7 @@ def ready(state: FakeState, req: Request) -> Response:
     with state.lock:
         _pay(state)["tids"][tid] = record
     base = req.base_url
-    return _deliver(
-        fault,
-        Response(
+    return Response(
             200,
             {
                 "tid": tid,
@@ -202,8 +217,7 @@ def ready(state: FakeState, req: Request) -> Response:
                 "ios_app_scheme": f"kakaotalk://kakaopay/pg?url={base}/kakaopay-sim/pay/{tid}",
                 "created_at": record["created_at"],
             },
-        ),
-    )
+        )
 
 
 # --- the buyer at KakaoPay (simulator) -----------------------------------------------------------
@@ -262,21 +276,18 @@ def _approved_body(t: dict) -> dict:
     return body
 
 
+@_with_faults("approve")
 def approve(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(req, "cid", "tid", "partner_order_id", "partner_user_id", "pg_token")
+    bad = _require(req, "cid", "tid", "partner_order_id", "partner_user_id", "pg_token")
     if bad:
         return bad
     p = req.params
-    fault = _faulty(state, "approve", req)
     with state.lock:
         t = _pay(state)["tids"].get(p["tid"])
         if t is not None:
             t["approve_calls"] += 1
     if t is None:
         return _error(req, 400, -701 if _gen(req) == "legacy" else "INVALID_TID", "tid not found")
-    early = _before_work(state, "approve", req, fault)
-    if early:
-        return early
     with state.lock:
         if p["cid"] != t["cid"] or p["partner_order_id"] != t["partner_order_id"] or p["partner_user_id"] != t["partner_user_id"]:
             return _error(req, 400, -702 if _gen(req) == "legacy" else "INVALID_PARAMS", "partner info mismatch")
@@ -298,20 +309,17 @@ def approve(state: FakeState, req: Request) -> Response:
                 "created_at": _now(), "last_approved_at": _now(), "inactivated_at": None,
             }  # fmt: skip
         body = _approved_body(t)
-    return _deliver(fault, Response(200, body))
+    return Response(200, body)
 
 
 # --- order (inquiry) ---------------------------------------------------------------------------
 
 
+@_with_faults("order")
 def order(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(req, "cid", "tid")
+    bad = _require(req, "cid", "tid")
     if bad:
         return bad
-    fault = _faulty(state, "order", req)
-    early = _before_work(state, "order", req, fault)
-    if early:
-        return early
     with state.lock:
         t = _pay(state)["tids"].get(req.params["tid"])
         if t is None or t["cid"] != req.params["cid"]:
@@ -348,20 +356,17 @@ def order(state: FakeState, req: Request) -> Response:
         }
         if approved:
             body["aid"] = t["aid"]
-    return _deliver(fault, Response(200, body))
+    return Response(200, body)
 
 
 # --- cancel ------------------------------------------------------------------------------------
 
 
+@_with_faults("cancel")
 def cancel(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(req, "cid", "tid", "cancel_amount", "cancel_tax_free_amount")
+    bad = _require(req, "cid", "tid", "cancel_amount", "cancel_tax_free_amount")
     if bad:
         return bad
-    fault = _faulty(state, "cancel", req)
-    early = _before_work(state, "cancel", req, fault)
-    if early:
-        return early
     p = req.params
     legacy = _gen(req) == "legacy"
     with state.lock:
@@ -404,22 +409,19 @@ def cancel(state: FakeState, req: Request) -> Response:
             },
             "canceled_at": t["canceled_at"],
         }
-    return _deliver(fault, Response(200, body))
+    return Response(200, body)
 
 
 # --- subscriptions -----------------------------------------------------------------------------
 
 
+@_with_faults("subscription")
 def subscription(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(
+    bad = _require(
         req, "cid", "sid", "partner_order_id", "partner_user_id", "item_name", "quantity", "total_amount", "tax_free_amount"
     )
     if bad:
         return bad
-    fault = _faulty(state, "subscription", req)
-    early = _before_work(state, "subscription", req, fault)
-    if early:
-        return early
     p = req.params
     with state.lock:
         s = _pay(state)["sids"].get(p["sid"])
@@ -441,11 +443,12 @@ def subscription(state: FakeState, req: Request) -> Response:
         _pay(state)["tids"][tid] = t
         s["last_approved_at"] = _now()
         body = _approved_body(t)
-    return _deliver(fault, Response(200, body))
+    return Response(200, body)
 
 
+@_with_faults("inactive")
 def inactive(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(req, "cid", "sid")
+    bad = _require(req, "cid", "sid")
     if bad:
         return bad
     with state.lock:
@@ -459,8 +462,9 @@ def inactive(state: FakeState, req: Request) -> Response:
                               "last_approved_at": s["last_approved_at"], "inactivated_at": s["inactivated_at"]})  # fmt: skip
 
 
+@_with_faults("subscription_status")
 def subscription_status(state: FakeState, req: Request) -> Response:
-    bad = _check_auth(req) or _require(req, "cid", "sid")
+    bad = _require(req, "cid", "sid")
     if bad:
         return bad
     with state.lock:
