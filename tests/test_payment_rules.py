@@ -281,3 +281,23 @@ def test_t2_malformed_body_is_a_400_envelope(client, plugin_base):
     r = client.post(plugin_base + "order/approve", {"tid": "x"}, content_type="application/json")
     assert r.status_code == 400 and "partner_order_id" in r.json()["message"]
     assert ADDRESS  # the kit's address is the guide's sample
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_approval_runs_in_process_after_t3(kakao_app, buyer, fake_kakao):
+    """The embedded default (bin/run): tasks run eagerly once T3's transaction commits."""
+    from kakaoplugin.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        product, option = make_product()
+        buyer.t1(make_sheet(kakao_app, product, option).pk)
+        buyer.ready()
+        buyer.authorize()
+        assert buyer.t2() == {"status": 200}
+        assert buyer.t3() == {"status": 200}
+        assert buyer.t4()["data"] == {"order_status": "S"}
+        assert len(fake_kakao.calls("approve")) == 1
+    finally:
+        app.conf.task_always_eager = eager
