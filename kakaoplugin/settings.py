@@ -271,3 +271,16 @@ SECURE_IMAGE_SIZES = env.list("SECURE_IMAGE_SIZES", default=["original"])
 SECURE_IMAGE_MAX_BYTES = env.int("SECURE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 # Kakao Sync: the `continue` URL is followed only to these hosts (https).
 KAKAO_CONTINUE_HOSTS = env.list("KAKAO_CONTINUE_HOSTS", default=["kakao.com", "*.kakao.com"])
+
+# --- payments (orders app) --------------------------------------------------------------------
+# How long T2 holds stock for a buyer who has not finished paying (KakaoPay's tid lives 15 min).
+PAYMENT_HOLD_SECONDS = env.int("PAYMENT_HOLD_SECONDS", default=15 * 60)
+# An approve/refund runner owns an order this long; past it, another runner may take over (after
+# asking KakaoPay what happened). Longer than any KakaoPay call can take.
+PAYMENT_LEASE_SECONDS = env.int("PAYMENT_LEASE_SECONDS", default=60)
+# First retry delay after an unknown outcome; doubles per retry up to a minute.
+PAYMENT_RETRY_BASE_SECONDS = env.float("PAYMENT_RETRY_BASE_SECONDS", default=1.0)
+# T1-served orders that never got a tid are failed after this.
+PAYMENT_PENDING_TTL_SECONDS = env.int("PAYMENT_PENDING_TTL_SECONDS", default=3600)
+# HELD orders with both tid and pg_token but no approval after this are re-enqueued (lost task).
+PAYMENT_STALLED_SECONDS = env.int("PAYMENT_STALLED_SECONDS", default=30)

@@ -1,0 +1,251 @@
+"""Admin of orders and payments: orders with their event log, refunds, failures; store rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.template.response import TemplateResponse
+
+from . import payments
+from .models import (
+    BusinessHours,
+    ClosedDate,
+    Order,
+    OrderLine,
+    OrderSheet,
+    OrderSheetLine,
+    PaymentEvent,
+    RemoteAreaRange,
+    StoreRules,
+)
+
+# --- store rules -------------------------------------------------------------------------------
+
+
+class BusinessHoursInline(admin.TabularInline):
+    model = BusinessHours
+    extra = 0
+
+
+class ClosedDateInline(admin.TabularInline):
+    model = ClosedDate
+    extra = 0
+
+
+class RemoteAreaInline(admin.TabularInline):
+    model = RemoteAreaRange
+    extra = 0
+
+
+@admin.register(StoreRules)
+class StoreRulesAdmin(admin.ModelAdmin):
+    list_display = ("kakao_app", "enforce_business_hours", "shipping_base_fee", "free_shipping_threshold", "updated_at")
+    inlines = [BusinessHoursInline, ClosedDateInline, RemoteAreaInline]
+
+
+# --- order sheets ------------------------------------------------------------------------------
+
+
+class OrderSheetLineInline(admin.TabularInline):
+    model = OrderSheetLine
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in OrderSheetLine._meta.fields]
+
+
+@admin.register(OrderSheet)
+class OrderSheetAdmin(admin.ModelAdmin):
+    list_display = ("id", "kakao_app", "product_name", "quantity", "total_amount", "status", "app_user_id", "created_at")
+    list_filter = ("status", "kakao_app")
+    search_fields = ("id", "app_user_id", "relay_id", "product_code")
+    readonly_fields = [f.name for f in OrderSheet._meta.fields]
+    inlines = [OrderSheetLineInline]
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+class TextFilter(admin.SimpleListFilter):
+    """A free-text filter box (exact match) for ids staff paste: relay id, app user id."""
+
+    template = "admin/orders/text_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # the box is the only choice
+
+    def choices(self, changelist):
+        # the template reads the other active parameters to keep them
+        self.other_params = [(k, v) for k, v in changelist.get_filters_params().items() if k != self.parameter_name]
+        return []
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.parameter_name: self.value().strip()})
+        return queryset
+
+
+class RelayIdFilter(TextFilter):
+    title = "relay id"
+    parameter_name = "relay_id"
+
+
+class AppUserFilter(TextFilter):
+    title = "app user id"
+    parameter_name = "app_user_id"
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yes", "refund owed, approval unsettled, or a failed KakaoPay call"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            bad = PaymentEvent.objects.filter(
+                kind__in=[PaymentEvent.Kind.CANCEL_FAILURE, PaymentEvent.Kind.CANCEL_UNKNOWN]
+            ).values("order_id")
+            return queryset.filter(
+                Q(status__in=[Order.Status.REFUNDING, Order.Status.APPROVING]) | Q(pk__in=bad)
+            )
+        return queryset
+
+
+class PaymentEventInline(admin.TabularInline):
+    model = PaymentEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "outcome", "http_status", "message", "request", "response", "duration_ms", "created_by")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("description", "quantity", "amount", "tax_free", "catalog_option", "catalog_product")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RefundForm(forms.Form):
+    KIND = (("full", "Full: everything still refundable"), ("partial", "Partial: the amounts below"))
+    kind = forms.ChoiceField(choices=KIND, widget=forms.RadioSelect, initial="full")
+    amount = forms.IntegerField(required=False, min_value=1, help_text="KRW (partial only)")
+    tax_free_amount = forms.IntegerField(required=False, min_value=0, help_text="KRW, tax-free part (partial only)")
+    vat_amount = forms.IntegerField(required=False, min_value=0, help_text="KRW; empty: (amount − tax free) / 11")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == "partial" and not cleaned.get("amount"):
+            raise forms.ValidationError("A partial refund needs an amount.")
+        return cleaned
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "partner_order_id", "kakao_app", "status", "t4", "total_amount", "shipping_fee", "refunded_amount",
+        "app_user_id", "relay_id", "failure_message", "created_at",
+    )  # fmt: skip
+    list_filter = ("status", AttentionFilter, "kakao_app", RelayIdFilter, AppUserFilter, "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("partner_order_id", "tid", "aid", "app_user_id", "relay_id", "sheet__id")
+    list_select_related = ("kakao_app",)
+    readonly_fields = [f.name for f in Order._meta.fields] + ["t4"]
+    inlines = [OrderLineInline, PaymentEventInline]
+    actions = ["refund", "check_with_kakaopay"]
+    fieldsets = (
+        (None, {"fields": ("partner_order_id", "kakao_app", "sheet", "status", "t4", "failure_message", "failure_reason")}),
+        ("Buyer", {"fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code", "shipping_address")}),
+        ("Amounts", {"fields": ("item_name", "item_code", "quantity", "goods_amount", "shipping_fee", "total_amount",
+                                "tax_free_amount", "vat_amount", "use_shipping")}),
+        ("KakaoPay", {"fields": ("tid", "aid", "payment_method", "approved_amount", "approved_tax_free_amount",
+                                 "approved_vat_amount", "approved_at", "refunded_amount", "refunded_tax_free_amount",
+                                 "refunded_vat_amount", "approve_attempts", "approve_requested_at", "lease_until",
+                                 "hold_expires_at")}),
+        ("Times", {"fields": ("created_at", "updated_at", "completed_at")}),
+    )  # fmt: skip
+
+    @admin.display(description="T4")
+    def t4(self, obj: Order) -> str:
+        return obj.t4_status
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Cancel / refund at KakaoPay (full or partial)…", permissions=["change"])
+    def refund(self, request, queryset):
+        orders = list(queryset)
+        if request.POST.get("confirm") == "yes":
+            form = RefundForm(request.POST)
+            if form.is_valid():
+                partial = form.cleaned_data["kind"] == "partial"
+                if partial and len(orders) != 1:
+                    self.message_user(request, "A partial refund is for one order at a time.", messages.ERROR)
+                    return None
+                for order in orders:
+                    try:
+                        done = payments.payment_refund(
+                            order_id=order.pk,
+                            amount=form.cleaned_data["amount"] if partial else None,
+                            tax_free_amount=form.cleaned_data["tax_free_amount"] if partial else None,
+                            vat_amount=form.cleaned_data["vat_amount"] if partial else None,
+                            staff=request.user.get_username(),
+                        )
+                    except payments.RefundError as exc:
+                        self.message_user(request, str(exc), messages.ERROR)
+                    else:
+                        state = "cancelled (C)" if done.full else "partially refunded"
+                        self.message_user(request, f"{order}: {done.amount} refunded, {state}.", messages.SUCCESS)
+                return None
+        else:
+            form = RefundForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel / refund at KakaoPay",
+            "orders": orders,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/orders/order/refund.html", context)
+
+    @admin.action(description="Check with KakaoPay (settle a stuck approval or refund now)", permissions=["change"])
+    def check_with_kakaopay(self, request, queryset):
+        for order in queryset:
+            result = payments.payment_check(order_id=order.pk)
+            order.refresh_from_db()
+            self.message_user(request, f"{order}: {result}; now {order.get_status_display()}")
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "order", "kind", "outcome", "http_status", "message", "duration_ms", "created_by")
+    list_filter = ("kind", "outcome", "created_at")
+    search_fields = ("order__partner_order_id", "idempotency_key", "message")
+    list_select_related = ("order",)
+    readonly_fields = [f.name for f in PaymentEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = "Orders and payments"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": 60.0}
+        )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": 60.0}
+        )

@@ -1,0 +1,153 @@
+"""Payment plugin endpoints (CONTRACTS section 6): thin views over orders.services.
+
+T4 is a plain Django view: Kakao polls it every 0.5 s per buyer, so it is one indexed query and a
+pre-encoded answer (no DRF, no lock, never a call to KakaoPay).
+"""
+
+from __future__ import annotations
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from rest_framework.response import Response
+
+from kakaoplugin import envelope
+from kakaoplugin.envelope import BadRequest, PluginError
+from kakaoplugin.views import PluginAPIView, require
+
+from . import services
+from .selectors import order_status_row
+
+
+def _answer(answer: services.Answer) -> Response:
+    if answer.code != envelope.OK:
+        raise PluginError(answer.code, answer.message)
+    return Response(envelope.success_body())
+
+
+def _base_url(request) -> str:
+    return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+
+
+class OrderSheetApi(PluginAPIView):
+    """T1: GET /ordersheet?ordersheet_id=&zip_code=&relay_id="""
+
+    def get(self, request, plugin_key):
+        sheet_id = require(request.query_params, "ordersheet_id")
+        order = services.order_create_for_sheet(
+            kakao_app=self.kakao_app,
+            ordersheet_id=sheet_id,
+            app_user_id=self.kakao.app_user_id,
+            relay_id=self.kakao.relay_id,
+            zip_code=request.query_params.get("zip_code"),
+        )
+        return Response(envelope.success_body(services.ordersheet_payload(order=order, base_url=_base_url(request))))
+
+
+class OrderApproveApi(PluginAPIView):
+    """T2: POST /order/approve {partner_order_id, tid, shipping_address, relay_id}"""
+
+    def post(self, request, plugin_key):
+        body = self.body()
+        address = body.get("shipping_address")
+        if address is not None and not isinstance(address, dict):
+            raise BadRequest("shipping_address 값의 형식이 올바르지 않습니다 (wrong type)")
+        relay = body.get("relay_id") if isinstance(body.get("relay_id"), str) else None
+        return _answer(
+            services.order_t2(
+                kakao_app=self.kakao_app,
+                partner_order_id=require(body, "partner_order_id"),
+                tid=require(body, "tid"),
+                shipping_address=address,
+                app_user_id=self.kakao.app_user_id,
+                relay_id=self.kakao.relay_id or relay,
+                body=body,
+            )
+        )
+
+
+def _params(request) -> dict:
+    """Query parameters and (for POST) a form or JSON body, merged: KakaoPay's redirect is a GET,
+    but a relay may POST."""
+    params = {k: v for k, v in request.query_params.items()}
+    raw = request._request
+    if raw.method == "POST":
+        if raw.content_type == "application/x-www-form-urlencoded":
+            params.update(raw.POST.dict())
+        elif raw.body:
+            try:
+                data = orjson.loads(raw.body)
+            except orjson.JSONDecodeError:
+                raise BadRequest("요청 본문이 올바른 JSON이 아닙니다 (request body is not valid JSON)")
+            if isinstance(data, dict):
+                params.update({k: v for k, v in data.items() if isinstance(v, str)})
+    return params
+
+
+class KakaoPayApprovalApi(PluginAPIView):
+    """T3: KakaoPay's approval redirect with partner_order_id, partner_user_id, pg_token."""
+
+    def get(self, request, plugin_key):
+        params = _params(request)
+        pg_token = require(params, "pg_token")
+        return _answer(
+            services.order_t3(
+                kakao_app=self.kakao_app,
+                partner_order_id=params.get("partner_order_id"),
+                order_ref=params.get("order"),
+                partner_user_id=params.get("partner_user_id"),
+                pg_token=pg_token,
+                params=params,
+            )
+        )
+
+    post = get
+
+
+class KakaoPayCancelApi(PluginAPIView):
+    """cancel_url: the buyer cancelled at KakaoPay."""
+
+    failed = False
+
+    def get(self, request, plugin_key):
+        params = _params(request)
+        return _answer(
+            services.order_buyer_abandoned(
+                kakao_app=self.kakao_app,
+                partner_order_id=params.get("partner_order_id") or params.get("order"),
+                failed=self.failed,
+                params=params,
+            )
+        )
+
+    post = get
+
+
+class KakaoPayFailApi(KakaoPayCancelApi):
+    """fail_url: payment failed at KakaoPay."""
+
+    failed = True
+
+
+_MISSING_ORDER_ID = envelope.dumps({"status": 400, "message": "필수 항목이 없습니다: order_id (missing field)"})
+_UNKNOWN = envelope.dumps({"status": envelope.INVALID_ORDER, "message": "유효하지 않은 주문입니다."})
+_NOT_OWNER = envelope.dumps({"status": envelope.BAD_USER, "message": services.MSG_BAD_USER})
+_PLAIN = {code: envelope.dumps({"status": 200, "data": {"order_status": code}}) for code in ("W", "S", "C")}
+
+
+def order_status(request: HttpRequest, plugin_key: str) -> HttpResponse:
+    """T4: GET /order/status?order_id=&relay_id= → W/S/F/C (F with its message)."""
+    if request.method != "GET":
+        return envelope.fail(405, "허용되지 않은 메서드입니다 (method not allowed)", http_status=405)
+    order_id = request.GET.get("order_id")
+    if not order_id:
+        return envelope.json_response(_MISSING_ORDER_ID, http_status=400)
+    row = order_status_row(kakao_app_id=request.kakao_app.pk, partner_order_id=order_id)
+    if row is None:
+        return envelope.json_response(_UNKNOWN)
+    t4, owner, message = row
+    if owner and owner != request.kakao.app_user_id:
+        return envelope.json_response(_NOT_OWNER)
+    if t4 == "F":
+        return envelope.json_response({"status": 200, "data": {"order_status": "F", "message": message or "결제에 실패했습니다."}})
+    return envelope.json_response(_PLAIN[t4])

@@ -1,0 +1,25 @@
+"""Reads of the orders app."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from .models import Order
+
+_T4_SQL = (
+    f"SELECT status, app_user_id, failure_message FROM {Order._meta.db_table} "
+    "WHERE partner_order_id = %s AND kakao_app_id = %s"
+)
+
+
+def order_status_row(*, kakao_app_id: int, partner_order_id: str) -> tuple[str, str | None, str] | None:
+    """T4's one query (unique index on partner_order_id): (W/S/F/C, owner app user id, message)."""
+    # Plain SQL: the hottest path in the system, and the ORM's query building costs about as
+    # much CPU as the indexed lookup itself.
+    with connection.cursor() as cursor:
+        cursor.execute(_T4_SQL, [partner_order_id, kakao_app_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    status, owner, message = row
+    return Order.T4_STATUS[status], owner, message

@@ -1,0 +1,61 @@
+"""Celery tasks of the orders app: thin wrappers that take ids (the work is in orders.payments)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from . import payments
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 8  # 1+2+4+...+60 s ≈ 3 min of retries; then the reconciler (every minute) takes over
+
+
+def _backoff(retries: int) -> float:
+    return min(settings.PAYMENT_RETRY_BASE_SECONDS * (2**retries), 60.0)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, ignore_result=True)
+def approve_order(self, order_id: int) -> str:
+    """Approve (or resume approving) one order: claims it, so running it twice is harmless."""
+    outcome = payments.payment_approve(order_id=order_id)
+    if outcome is payments.Outcome.RETRY:
+        _retry(self, order_id)
+    return outcome.value
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, ignore_result=True)
+def compensate_order(self, order_id: int) -> str:
+    """Cancel at KakaoPay a payment we could not complete."""
+    outcome = payments.payment_compensate(order_id=order_id)
+    if outcome is payments.Outcome.RETRY:
+        _retry(self, order_id)
+    return outcome.value
+
+
+def _retry(task, order_id: int) -> None:
+    if task.request.is_eager:
+        return  # no broker (embedded default): the reconciler settles it
+    if task.request.retries >= task.max_retries:
+        logger.warning("order %s: outcome still unknown after %s retries; left to the reconciler", order_id, task.request.retries)
+        return
+    raise task.retry(countdown=_backoff(task.request.retries))
+
+
+@shared_task(ignore_result=True)
+def sweep_expired_orders() -> int:
+    return payments.payment_sweep()
+
+
+@shared_task(ignore_result=True)
+def reconcile_payments() -> dict:
+    """Re-run approvals and refunds nobody owns any more (a lost task, a killed worker)."""
+    found = payments.payment_reconcile_candidates()
+    for order_id in found["approve"]:
+        approve_order.delay(order_id)
+    for order_id in found["compensate"]:
+        compensate_order.delay(order_id)
+    return {k: len(v) for k, v in found.items()}
