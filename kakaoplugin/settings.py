@@ -226,3 +226,7 @@ LOGGING = {
 # The https origin Kakao reaches us at (used to print plugin URLs and build approval URLs when a
 # request is not at hand).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+
+# --- Catalog (issue 3): option T1 cache --------------------------------------------------------
+# How long a serialized option tree stays cached; edits, imports and stock moves invalidate it at once.
+CATALOG_T1_CACHE_SECONDS = env.int("CATALOG_T1_CACHE_SECONDS", default=24 * 3600)
