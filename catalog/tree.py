@@ -114,6 +114,8 @@ class _Checker:
         if not isinstance(value, str):
             self.error(where, f"'{key}'는 문자열이어야 합니다 ({key} must be a string)")
             return None
+        if "\x00" in value:
+            self.error(where, f"'{key}'에 NUL 문자를 쓸 수 없습니다 ({key} must not contain NUL characters)")
         if required and not value.strip():
             self.error(where, f"'{key}' 값이 비어 있습니다 ({key} must not be empty)")
         if len(value) > max_len:
