@@ -18,7 +18,7 @@ import orjson
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -204,6 +204,7 @@ class CombinationForm(forms.Form):
 @admin.register(Product)
 class ProductAdmin(nested_admin.NestedModelAdmin):
     list_display = ("code", "name", "price", "on_sale", "kind", "tax_type", "tools")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ("on_sale", "kind", "tax_type")
     search_fields = ("code", "name")
     inlines = [GroupInline]
