@@ -8,12 +8,15 @@ preview and validation, and option T2's selection validator.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import orjson
 
 from . import cache as tree_cache
 from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
+
+logger = logging.getLogger(__name__)
 
 PRODUCT_FIELDS = (
     "id", "code", "name", "price", "min_quantity", "max_quantity", "default_quantity", "stock", "on_sale",
@@ -216,14 +219,22 @@ def t1_body(tree: LoadedTree) -> bytes:
 def t1_body_cached(code: str) -> bytes | None:
     """T1's body for this product id: from the cache (no query) or built and cached (five
     queries); None when no such product exists."""
-    body, generation = tree_cache.cached_body(code)
+    try:
+        body, generation = tree_cache.cached_body(code)
+    except Exception:  # the cache is down: answer from the database rather than fail
+        logger.exception("T1 cache unavailable")
+        body, generation = None, None
     if body is not None:
         return body
     tree = tree_load(code=code)
     if tree is None:
         return None
     body = t1_body(tree)
-    tree_cache.store_body(code, generation, body)
+    if generation is not None:
+        try:
+            tree_cache.store_body(code, generation, body)
+        except Exception:
+            logger.exception("T1 cache unavailable")
     return body
 
 
