@@ -284,3 +284,7 @@ PAYMENT_RETRY_BASE_SECONDS = env.float("PAYMENT_RETRY_BASE_SECONDS", default=1.0
 PAYMENT_PENDING_TTL_SECONDS = env.int("PAYMENT_PENDING_TTL_SECONDS", default=3600)
 # HELD orders with both tid and pg_token but no approval after this are re-enqueued (lost task).
 PAYMENT_STALLED_SECONDS = env.int("PAYMENT_STALLED_SECONDS", default=30)
+
+# --- Catalog (issue 3): option T1 cache --------------------------------------------------------
+# How long a serialized option tree stays cached; edits, imports and stock moves invalidate it at once.
+CATALOG_T1_CACHE_SECONDS = env.int("CATALOG_T1_CACHE_SECONDS", default=24 * 3600)

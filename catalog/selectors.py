@@ -1,0 +1,261 @@
+"""Reads of the catalog: a product's whole option tree in a fixed number of queries.
+
+:func:`tree_load` runs one query per table (product, groups, sub-groups, options, relations),
+filtered by product, and assembles the tree in Python: five queries whatever the tree's size.
+The same :class:`LoadedTree` serves option T1 (:func:`tree_response`), export, the admin's
+preview and validation, and option T2's selection validator.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import orjson
+
+from . import cache as tree_cache
+from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
+
+logger = logging.getLogger(__name__)
+
+PRODUCT_FIELDS = (
+    "id", "code", "name", "price", "min_quantity", "max_quantity", "default_quantity", "stock", "on_sale",
+    "kind", "tax_type", "needs_shipping", "product_url",
+)  # fmt: skip
+GROUP_FIELDS = (
+    "id", "parent_option_id", "position", "group_id", "name", "required", "description", "type", "min_length",
+    "max_length", "min_value", "max_value", "placeholder",
+)  # fmt: skip
+SUB_GROUP_FIELDS = ("id", "group_id", "position", "sub_group_id", "min_select", "max_select", "default_option_id")
+OPTION_FIELDS = (
+    "id", "sub_group_id", "position", "option_id", "value", "add_price", "min_quantity", "max_quantity", "stock",
+    "extra",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class TOption:
+    pk: int
+    id: str
+    value: str
+    add_price: int | None
+    min_quantity: int | None
+    max_quantity: int | None
+    stock: int | None
+    extra: str | None
+    sub_group: TSubGroup
+    relations: list[TSubGroup] = field(default_factory=list)
+    added_groups: list[TGroup] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TSubGroup:
+    pk: int
+    id: str
+    min_select: int | None
+    max_select: int | None
+    default_option_id: str | None
+    group: TGroup
+    options: list[TOption] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TGroup:
+    pk: int
+    id: str
+    name: str
+    required: bool | None
+    description: str | None
+    type: str
+    min_length: int | None
+    max_length: int | None
+    min_value: int | None
+    max_value: int | None
+    placeholder: str | None
+    parent_option_pk: int | None
+    sub_groups: list[TSubGroup] = field(default_factory=list)
+
+    @property
+    def is_required(self) -> bool:
+        return self.required is not False
+
+
+@dataclass(slots=True)
+class LoadedTree:
+    product: dict  # Product's fields (PRODUCT_FIELDS); "id" is the primary key, "code" Kakao's id
+    groups: list[TGroup]  # first-level groups, in order
+    all_groups: dict[str, TGroup]  # every group (added ones too) by id
+
+
+def _sorted(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["position"], r["id"]))
+
+
+def tree_load(*, code: str | None = None, pk: int | None = None) -> LoadedTree | None:
+    """The product (by Kakao id or primary key) with its whole tree, or None: five queries."""
+    products = Product.objects.all()
+    products = products.filter(code=code) if code is not None else products.filter(pk=pk)
+    product = products.values(*PRODUCT_FIELDS).first()
+    if product is None:
+        return None
+    ppk = product["id"]
+    group_rows = _sorted(list(OptionGroup.objects.filter(product_id=ppk).order_by().values(*GROUP_FIELDS)))
+    sub_rows = _sorted(list(OptionSubGroup.objects.filter(product_id=ppk).order_by().values(*SUB_GROUP_FIELDS)))
+    option_rows = _sorted(list(Option.objects.filter(product_id=ppk).order_by().values(*OPTION_FIELDS)))
+    relation_rows = sorted(
+        OptionRelation.objects.filter(product_id=ppk).order_by().values_list("option_id", "target_id", "position", "id"),
+        key=lambda r: (r[2], r[3]),
+    )
+
+    groups: dict[int, TGroup] = {}
+    for r in group_rows:
+        groups[r["id"]] = TGroup(
+            pk=r["id"], id=r["group_id"], name=r["name"], required=r["required"], description=r["description"],
+            type=r["type"], min_length=r["min_length"], max_length=r["max_length"], min_value=r["min_value"],
+            max_value=r["max_value"], placeholder=r["placeholder"], parent_option_pk=r["parent_option_id"],
+        )  # fmt: skip
+    sub_groups: dict[int, TSubGroup] = {}
+    for r in sub_rows:
+        group = groups[r["group_id"]]
+        sub_group = TSubGroup(
+            pk=r["id"], id=r["sub_group_id"], min_select=r["min_select"], max_select=r["max_select"],
+            default_option_id=r["default_option_id"], group=group,
+        )  # fmt: skip
+        sub_groups[r["id"]] = sub_group
+        group.sub_groups.append(sub_group)
+    options: dict[int, TOption] = {}
+    for r in option_rows:
+        sub_group = sub_groups[r["sub_group_id"]]
+        option = TOption(
+            pk=r["id"], id=r["option_id"], value=r["value"], add_price=r["add_price"],
+            min_quantity=r["min_quantity"], max_quantity=r["max_quantity"], stock=r["stock"], extra=r["extra"],
+            sub_group=sub_group,
+        )  # fmt: skip
+        options[r["id"]] = option
+        sub_group.options.append(option)
+    for option_pk, target_pk, _position, _id in relation_rows:
+        options[option_pk].relations.append(sub_groups[target_pk])
+    top: list[TGroup] = []
+    for group in groups.values():
+        if group.parent_option_pk is None:
+            top.append(group)
+        else:
+            options[group.parent_option_pk].added_groups.append(group)
+    return LoadedTree(product=product, groups=top, all_groups={g.id: g for g in groups.values()})
+
+
+# --- the T1 OptionResponse ---------------------------------------------------------------------
+
+
+def _put(out: dict, key: str, value) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def group_response(group: TGroup) -> dict:
+    out: dict = {"id": group.id, "name": group.name}
+    if group.type != OptionGroup.Type.TEXT:
+        out["option_sub_groups"] = [sub_group_response(s) for s in group.sub_groups]
+    _put(out, "required", group.required)
+    _put(out, "description", group.description)
+    out["type"] = group.type
+    _put(out, "min_length", group.min_length)
+    _put(out, "max_length", group.max_length)
+    _put(out, "min_value", group.min_value)
+    _put(out, "max_value", group.max_value)
+    _put(out, "placeholder", group.placeholder)
+    return out
+
+
+def sub_group_response(sub_group: TSubGroup) -> dict:
+    out: dict = {"id": sub_group.id}
+    _put(out, "min_select", sub_group.min_select)
+    _put(out, "max_select", sub_group.max_select)
+    _put(out, "default_option_id", sub_group.default_option_id)
+    out["options"] = [option_response(o) for o in sub_group.options]
+    return out
+
+
+def option_response(option: TOption) -> dict:
+    out: dict = {"id": option.id, "value": option.value}
+    _put(out, "add_price", option.add_price)
+    _put(out, "min_quantity", option.min_quantity)
+    _put(out, "max_quantity", option.max_quantity)
+    _put(out, "stock", option.stock)
+    if option.relations:
+        out["relate_option_groups"] = [{"group_id": s.group.id, "sub_group_id": s.id} for s in option.relations]
+    if option.added_groups:
+        out["added_option_groups"] = [group_response(g) for g in option.added_groups]
+    _put(out, "extra", option.extra)
+    return out
+
+
+def tree_response(tree: LoadedTree) -> dict:
+    """The T1 ``OptionResponse``: contract field order, unset keys omitted."""
+    p = tree.product
+    out: dict = {"id": p["code"], "name": p["name"]}
+    for key in ("price", "min_quantity", "max_quantity", "default_quantity"):
+        _put(out, key, p[key])
+    out["option_groups"] = [group_response(g) for g in tree.groups]
+    return out
+
+
+def tree_export(*, code: str) -> dict | None:
+    """The product's tree as T1 serves it (the import/export format), or None."""
+    tree = tree_load(code=code)
+    return None if tree is None else tree_response(tree)
+
+
+NOT_ON_SALE_MESSAGE = "판매 중인 상품이 아닙니다 (this product is not on sale)"
+
+
+def t1_body(tree: LoadedTree) -> bytes:
+    """The whole T1 answer: the envelope with the tree, or the refusal of a product not on sale."""
+    if not tree.product["on_sale"]:
+        return orjson.dumps({"status": 400, "message": NOT_ON_SALE_MESSAGE})
+    return orjson.dumps({"status": 200, "data": tree_response(tree)})
+
+
+def t1_body_cached(code: str) -> bytes | None:
+    """T1's body for this product id: from the cache (no query) or built and cached (five
+    queries); None when no such product exists."""
+    try:
+        body, generation = tree_cache.cached_body(code)
+    except Exception:  # the cache is down: answer from the database rather than fail
+        logger.exception("T1 cache unavailable")
+        body, generation = None, None
+    if body is not None:
+        return body
+    tree = tree_load(code=code)
+    if tree is None:
+        return None
+    body = t1_body(tree)
+    if generation is not None:
+        try:
+            tree_cache.store_body(code, generation, body)
+        except Exception:
+            logger.exception("T1 cache unavailable")
+    return body
+
+
+def chain_paths(tree: LoadedTree) -> list[tuple[list[tuple[TGroup, TOption]], TSubGroup | None]]:
+    """Every path through the related chain (for the admin's preview): the options picked in
+    order, and the last sub-group reached.  A product without a chain has no paths."""
+    if not any(o.relations for g in tree.groups for s in g.sub_groups for o in s.options):
+        return []
+    head = next(g for g in tree.groups if any(o.relations for s in g.sub_groups for o in s.options))
+    paths: list = []
+
+    def walk(sub_groups: list[TSubGroup], prefix: list) -> None:
+        for sub_group in sub_groups:
+            for option in sub_group.options:
+                step = [*prefix, (sub_group.group, option)]
+                if option.relations:
+                    walk(option.relations[:1], step)
+                else:
+                    paths.append((step, sub_group))
+                if len(paths) > 5000:
+                    return
+
+    walk(head.sub_groups, [])
+    return paths
