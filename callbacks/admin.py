@@ -58,6 +58,11 @@ class ReadOnlyMixin:
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_refetch_permission(self, request) -> bool:
+        """Actions that fetch again need the model's change permission, though no field is editable."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
 
 class PersonalDataMixin:
     """Fields named in ``personal_fields`` are swapped for ``masked_<name>`` unless the user may
@@ -283,7 +288,7 @@ class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     masked_raw_response_pretty.short_description = "Kakao's answer (raw)"
 
-    @admin.action(description="Fetch again (failed events)")
+    @admin.action(description="Fetch again (failed events)", permissions=["refetch"])
     def fetch_again(self, request, queryset):
         queued = sum(services.callback_event_fetch_again(event=event) for event in queryset)
         skipped = queryset.count() - queued
@@ -333,7 +338,7 @@ class SecureImageSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images")
 
-    @admin.action(description="Download failed images again (before they expire)")
+    @admin.action(description="Download failed images again (before they expire)", permissions=["refetch"])
     def download_again(self, request, queryset):
         queued = sum(services.secure_image_set_download_again(image_set=s) for s in queryset)
         self.message_user(request, f"Queued {queued} image(s) again.", messages.INFO)

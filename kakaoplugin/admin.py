@@ -121,7 +121,7 @@ class KakaoAppAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><td>{}</td><td><code>{}</code></td></tr>", ((LABELS[k], v) for k, v in urls.items())),
         )
 
-    @admin.action(description="Rotate the plugin key (all plugin URLs change)")
+    @admin.action(description="Rotate the plugin key (all plugin URLs change)", permissions=["change"])
     def rotate_plugin_key(self, request, queryset):
         for app in queryset:
             kakao_app_rotate_plugin_key(kakao_app=app)
@@ -140,12 +140,12 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     actions = ["block", "unblock"]
 
-    @admin.action(description="Block (payments answer 401)")
+    @admin.action(description="Block (payments answer 401)", permissions=["change"])
     def block(self, request, queryset):
         for customer in queryset:
             customer_set_blocked(customer=customer, blocked=True, reason=f"blocked by {request.user}")
 
-    @admin.action(description="Unblock")
+    @admin.action(description="Unblock", permissions=["change"])
     def unblock(self, request, queryset):
         for customer in queryset:
             customer_set_blocked(customer=customer, blocked=False)
@@ -195,7 +195,7 @@ class MerchantApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke (stops working at once)")
+    @admin.action(description="Revoke (stops working at once)", permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset:
             api_key_revoke(api_key=key)
@@ -256,7 +256,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
         return format_html("<pre>{}</pre>", json.dumps(obj.event.payload, ensure_ascii=False, indent=2))
 
-    @admin.action(description="Resend now")
+    @admin.action(description="Resend now", permissions=["change"])
     def resend(self, request, queryset):
         for delivery in queryset:
             webhook_resend(delivery=delivery)
