@@ -308,6 +308,8 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
             "opts": self.model._meta,
             "product": product,
             "original": product,
+            # the product as the subtitle (as on its change page): a long title would run under the object tools
+            "subtitle": str(product) if product else None,
             **extra,
         }
 
@@ -368,7 +370,7 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
             self._context(
                 request,
                 product,
-                title=f"T1 preview: {product}",
+                title="T1 preview",
                 t1_json=json.dumps({"status": 200, "data": data}, ensure_ascii=False, indent=2),
                 problems=services.product_tree_problems(product_pk=pk),
                 paths=paths,
@@ -423,7 +425,7 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
             request,
             "admin/catalog/product/grid.html",
             self._context(
-                request, product, title=f"Prices and stock: {product}", rows=rows, page=page, errors=errors,
+                request, product, title="Prices and stock", rows=rows, page=page, errors=errors,
                 leaves=leaves, query=query,
             ),
         )  # fmt: skip
@@ -474,5 +476,5 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
         return TemplateResponse(
             request,
             "admin/catalog/product/combinations.html",
-            self._context(request, product, title=f"Combination generator: {product}", form=form, errors=errors),
+            self._context(request, product, title="Combination generator", form=form, errors=errors),
         )

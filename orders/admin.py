@@ -212,7 +212,8 @@ class OrderAdmin(admin.ModelAdmin):
                         self.message_user(request, str(exc), messages.ERROR)
                     else:
                         state = "cancelled (C)" if done.full else "partially refunded"
-                        self.message_user(request, f"{order}: {done.amount} refunded, {state}.", messages.SUCCESS)
+                        # not starting with the id: the admin capitalizes a message's first letter (po_… → Po_…)
+                        self.message_user(request, f"Order {order}: {done.amount} refunded, {state}.", messages.SUCCESS)
                 return None
         else:
             form = RefundForm()
@@ -230,7 +231,7 @@ class OrderAdmin(admin.ModelAdmin):
         for order in queryset:
             result = payments.payment_check(order_id=order.pk)
             order.refresh_from_db()
-            self.message_user(request, f"{order}: {result}; now {order.get_status_display()}")
+            self.message_user(request, f"Order {order}: {result}; now {order.get_status_display()}")
 
 
 @admin.register(PaymentEvent)

@@ -373,19 +373,19 @@ def payment_refund(
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("kakao_app").get(pk=order_id)
         if order.status != Order.Status.PAID:
-            raise RefundError(f"{order}: only paid orders can be refunded (status {order.status})")
+            raise RefundError(f"Order {order}: only paid orders can be refunded (status {order.status})")
         remaining = order.refundable_amount
         remaining_tax_free = (order.approved_tax_free_amount or 0) - order.refunded_tax_free_amount
         remaining_vat = (order.approved_vat_amount or 0) - order.refunded_vat_amount
         want = remaining if amount is None else int(amount)
         if want <= 0 or want > remaining:
-            raise RefundError(f"{order}: refund amount must be between 1 and {remaining}")
+            raise RefundError(f"Order {order}: refund amount must be between 1 and {remaining}")
         if tax_free_amount is None:
             tax_free_amount = remaining_tax_free if want == remaining else min(
                 remaining_tax_free, want if order.tax_free_amount == order.total_amount else 0
             )
         if not 0 <= tax_free_amount <= min(want, remaining_tax_free):
-            raise RefundError(f"{order}: tax-free part must be between 0 and {min(want, remaining_tax_free)}")
+            raise RefundError(f"Order {order}: tax-free part must be between 0 and {min(want, remaining_tax_free)}")
         if vat_amount is None:
             vat_amount = remaining_vat if want == remaining else (want - tax_free_amount + 5) // 11
         n = order.events.filter(kind=PaymentEvent.Kind.CANCEL_REQUEST).count() + 1

@@ -99,7 +99,7 @@ def test_fetch_again_on_a_failed_event(page, shot, live_server, kakao_app, fake_
     event = kakao_calls_back(live_server, kakao_app, "onetimeprofile", url, relay_id="relay-again")
     assert event.status == "failed" and "HTTP 500" in event.last_error
 
-    # fetching again is a change: it needs the change permission on the (read-only) event log
+    # "Fetch again" changes things: it needs the change permission (the events stay read-only)
     admin_login(page, make_staff("fetch-staff", *EVENT_PERMS, "callbacks.change_callbackevent", PERSONAL))
     page.goto(EVENTS)
     page.click("#changelist-filter a[href*='status__exact=failed']")

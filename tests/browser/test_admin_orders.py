@@ -1,0 +1,212 @@
+"""Staff in a real browser on the orders admin: a paid order found by the relay id of its chat
+(the relay id filter, and the search box), cancelled in full through the refund form (cancelled,
+stock back, KakaoPay's cancel on the fake), or refunded in part (still paid, the refunded amount
+shown).
+
+The orders are paid first the way Kakao and KakaoPay drive the flow: the buyer of
+``tests/test_payment_kit.py`` over HTTP to the live server (T1, ready, authorize, T2, T3) and to
+the fake KakaoPay; the approval task runs in the server's process (``eager_tasks``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+import pytest
+import requests
+
+from catalog.models import Option
+from orders.models import Order, PaymentEvent
+from tests.test_payment_kit import Buyer, make_product, make_sheet
+
+from .conftest import admin_login, make_staff
+
+ORDERS = "/admin/orders/order/"
+ORDER_PERMS = ("orders.view_order", "orders.change_order", "orders.view_orderline", "orders.view_paymentevent")
+RELAY = "rly-20250611-chat-7f3a"  # the relay id of the buyer's chat the staff member was given
+OTHER_RELAY = "rly-20250611-chat-9b21"
+
+
+class LiveClient:
+    """The part of Django's test client the buyer uses, over real HTTP to the live server (a
+    connection per request, as Kakao's calls come: a kept-alive one would keep its server thread,
+    and that thread's database connection, past the test)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+    @staticmethod
+    def _headers(meta: dict) -> dict:
+        # HTTP_X_KAKAO_APPUSERID → X-Kakao-AppUserId (header names are case-insensitive)
+        return {k[5:].replace("_", "-"): v for k, v in meta.items() if k.startswith("HTTP_")}
+
+    def get(self, path, params=None, **meta):
+        return requests.get(urljoin(self.base_url, path), params=params, headers=self._headers(meta), timeout=30)
+
+    def post(self, path, data=None, content_type="application/json", **meta):
+        headers = self._headers(meta) | {"Content-Type": content_type}
+        return requests.post(urljoin(self.base_url, path), json=data, headers=headers, timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _payments(eager_tasks, fake_kakao):
+    pass
+
+
+def paid_order(live_server, kakao_app, fake_kakao, *, relay_id: str, app_user_id: str, code: str, quantity: int = 2):
+    """A buyer in the chat ``relay_id`` pays for ``quantity`` × 10,000 KRW; the paid order and its option."""
+    product, option = make_product(code=code, price=10000, option_stock=5)
+    sheet = make_sheet(kakao_app, product, option, app_user_id=app_user_id, quantity=quantity)
+    buyer = Buyer(f"/plugin/{kakao_app.plugin_key}/", fake_kakao.url, app_user_id=app_user_id, client=LiveClient(live_server.url))
+    assert buyer.t1(sheet.pk, relay_id=relay_id)["status"] == 200
+    buyer.ready()
+    buyer.authorize()
+    assert buyer.t2() == {"status": 200}
+    assert buyer.t3() == {"status": 200}  # the approval ran in the server's process
+    assert buyer.t4() == {"status": 200, "data": {"order_status": "S"}}
+    order = Order.objects.get(partner_order_id=buyer.partner_order_id)
+    assert order.status == Order.Status.PAID and order.relay_id == relay_id and order.approved_amount == 10000 * quantity
+    assert Option.objects.get(pk=option.pk).stock == 5 - quantity
+    return order, option, buyer
+
+
+def result_rows(page):
+    return page.locator("#result_list tbody tr")
+
+
+def cell(row, field: str) -> str:
+    return row.locator(f".field-{field}").inner_text().strip()
+
+
+def event_kinds(page) -> list[str]:
+    """The kinds in the order page's payment event log, in order."""
+    return [td.inner_text().strip() for td in page.locator("#events-group td.field-kind").all()]
+
+
+def choose_refund(page, shot, order: Order) -> None:
+    """Select the order in the list and open the refund form (the action's intermediate page)."""
+    page.check(f"#result_list input.action-select[value='{order.pk}']")
+    page.select_option("select[name=action]", "refund")
+    page.click("#changelist-form button[name=index]")
+    page.wait_for_selector("input[name=confirm][value=yes]", state="attached")
+    shot("refund-form")
+    assert page.locator("#content h1").count() == 1 and page.inner_text(".breadcrumbs a[href$='/orders/order/']")
+    table = page.inner_text("#content table")
+    assert order.partner_order_id in table and "paid (S)" in table
+
+
+def test_staff_finds_a_paid_order_by_relay_id_and_cancels_it(page, shot, live_server, kakao_app, fake_kakao):
+    order, option, buyer = paid_order(live_server, kakao_app, fake_kakao, relay_id=RELAY, app_user_id="4001", code="P-CANCEL")
+    other, other_option, _ = paid_order(live_server, kakao_app, fake_kakao, relay_id=OTHER_RELAY, app_user_id="4002", code="P-OTHER")
+    staff = make_staff("order-staff", *ORDER_PERMS)
+
+    admin_login(page, staff)
+    page.click("#content-main tr.model-order th a")
+    page.wait_for_url(f"**{ORDERS}")
+    result_rows(page).first.wait_for()
+    shot("orders")
+    assert result_rows(page).count() == 2
+
+    # the relay id filter: a box in the filter sidebar (exact match)
+    page.fill("#changelist-filter input[name=relay_id]", RELAY)
+    page.press("#changelist-filter input[name=relay_id]", "Enter")
+    page.wait_for_url(f"**relay_id={RELAY}")
+    shot("found-by-relay-id")
+    assert result_rows(page).count() == 1
+    row = result_rows(page).first
+    assert (cell(row, "partner_order_id"), cell(row, "status"), cell(row, "relay_id")) == (order.partner_order_id, "paid (S)", RELAY)
+
+    # the order's page: paid, its chat, the event log
+    page.click(f"#result_list a:text-is('{order.partner_order_id}')")
+    page.wait_for_url(f"**{ORDERS}{order.pk}/change/**")
+    shot("paid-order")
+    assert page.inner_text(".field-status .readonly") == "paid (S)"
+    assert page.inner_text(".field-relay_id .readonly") == RELAY
+    assert page.inner_text(".field-t4 .readonly") == "S"
+    assert PaymentEvent.Kind.APPROVE_SUCCESS.label in event_kinds(page)
+    page.go_back()
+    page.wait_for_url(f"**relay_id={RELAY}")
+
+    # cancel it in full through the refund form
+    choose_refund(page, shot, order)
+    assert page.is_checked("input[name=kind][value=full]")  # full is the default
+    page.click("input[type=submit][value='Cancel at KakaoPay']")
+    message = page.wait_for_selector(".messagelist .success")
+    page.wait_for_url(f"**relay_id={RELAY}")  # back on the filtered list
+    shot("cancelled")
+    assert message.inner_text() == f"Order {order.partner_order_id}: 20000 refunded, cancelled (C)."
+    row = result_rows(page).first
+    assert (cell(row, "status"), cell(row, "t4"), cell(row, "refunded_amount")) == ("cancelled (C)", "C", "20000")
+
+    # what happened: KakaoPay got the cancel, the order is C to Kakao too, the stock is back
+    (call,) = fake_kakao.calls("cancel")
+    assert call["params"]["tid"] == order.tid and int(call["params"]["cancel_amount"]) == 20000
+    assert fake_kakao.state()["kakaopay"]["tids"][order.tid]["status"] == "CANCEL_PAYMENT"
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED and order.refunded_amount == 20000
+    assert buyer.t4() == {"status": 200, "data": {"order_status": "C"}}
+    assert Option.objects.get(pk=option.pk).stock == 5
+    assert order.events.get(kind=PaymentEvent.Kind.CANCEL_SUCCESS).created_by == "order-staff"
+    other.refresh_from_db()
+    assert other.status == Order.Status.PAID and other.refunded_amount == 0
+    assert Option.objects.get(pk=other_option.pk).stock == 3
+
+    page.click(f"#result_list a:text-is('{order.partner_order_id}')")
+    page.wait_for_url(f"**{ORDERS}{order.pk}/change/**")
+    shot("cancelled-order")
+    assert page.inner_text(".field-status .readonly") == "cancelled (C)"
+    assert page.inner_text(".field-t4 .readonly") == "C"
+    assert page.inner_text(".field-refunded_amount .readonly") == "20000"
+    assert event_kinds(page)[-3:] == [PaymentEvent.Kind.CANCEL_REQUEST.label, PaymentEvent.Kind.CANCEL_SUCCESS.label, PaymentEvent.Kind.STATE.label]
+    assert page.locator("#events-group td.field-created_by").last.inner_text().strip() == "order-staff"
+
+
+def test_a_partial_refund_leaves_the_order_paid_with_the_refunded_amount_shown(page, shot, live_server, kakao_app, fake_kakao):
+    order, option, buyer = paid_order(live_server, kakao_app, fake_kakao, relay_id=RELAY, app_user_id="4003", code="P-PART", quantity=3)
+    paid_order(live_server, kakao_app, fake_kakao, relay_id=OTHER_RELAY, app_user_id="4004", code="P-OTHER")
+
+    admin_login(page, make_staff("refund-staff", *ORDER_PERMS))
+    page.goto(ORDERS)
+    # the search box finds it by relay id too
+    page.fill("#searchbar", RELAY)
+    page.press("#searchbar", "Enter")
+    page.wait_for_url(f"**q={RELAY}")
+    shot("searched-by-relay-id")
+    assert result_rows(page).count() == 1 and cell(result_rows(page).first, "partner_order_id") == order.partner_order_id
+
+    # a partial refund without an amount is refused by the form, nothing is sent
+    choose_refund(page, shot, order)
+    page.check("input[name=kind][value=partial]")
+    page.click("input[type=submit][value='Cancel at KakaoPay']")
+    page.wait_for_selector("#content .errorlist")
+    shot("partial-needs-an-amount")
+    assert "A partial refund needs an amount." in page.inner_text("#content .errorlist")
+    assert not fake_kakao.calls("cancel")
+
+    page.check("input[name=kind][value=partial]")
+    page.fill("#id_amount", "5000")
+    shot("partial-5000")
+    page.click("input[type=submit][value='Cancel at KakaoPay']")
+    message = page.wait_for_selector(".messagelist .success")
+    page.wait_for_url(f"**q={RELAY}")
+    shot("partially-refunded")
+    assert message.inner_text() == f"Order {order.partner_order_id}: 5000 refunded, partially refunded."
+    row = result_rows(page).first
+    assert (cell(row, "status"), cell(row, "total_amount"), cell(row, "refunded_amount")) == ("paid (S)", "30000", "5000")
+
+    (call,) = fake_kakao.calls("cancel")
+    assert (call["params"]["tid"], int(call["params"]["cancel_amount"])) == (order.tid, 5000)
+    tid = fake_kakao.state()["kakaopay"]["tids"][order.tid]
+    assert tid["status"] == "PART_CANCEL_PAYMENT" and tid["canceled"]["total"] == 5000
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.refunded_amount == 5000 and order.refundable_amount == 25000
+    assert buyer.t4() == {"status": 200, "data": {"order_status": "S"}}
+    assert Option.objects.get(pk=option.pk).stock == 2  # a partial refund returns no stock
+
+    page.click(f"#result_list a:text-is('{order.partner_order_id}')")
+    page.wait_for_url(f"**{ORDERS}{order.pk}/change/**")
+    shot("partially-refunded-order")
+    assert page.inner_text(".field-status .readonly") == "paid (S)"
+    assert page.inner_text(".field-approved_amount .readonly") == "30000"
+    assert page.inner_text(".field-refunded_amount .readonly") == "5000"
+    assert PaymentEvent.Kind.CANCEL_SUCCESS.label in event_kinds(page)
