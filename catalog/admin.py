@@ -476,3 +476,6 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
             "admin/catalog/product/combinations.html",
             self._context(request, product, title=f"Combination generator: {product}", form=form, errors=errors),
         )
+
+
+from . import subscription_admin  # noqa: E402,F401  (registers the subscription plan admin)
