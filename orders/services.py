@@ -457,7 +457,7 @@ def _t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | None) -> An
         # KakaoPay was readied with T1's total: a delivery address that costs a different fee
         # cannot be charged correctly.
         fee = shipping_fee(rules, goods_amount=order.goods_amount, use_shipping=True, zip_code=zone)
-        if fee != order.shipping_fee:
+        if fee != order.shipping_fee and not order.cid:  # (a plan's amounts include delivery)
             return Answer(envelope.INVALID_ORDER, "배송지에 따라 배송비가 달라졌습니다. 배송지를 확인하고 다시 주문해 주세요.")
     # One payment per sheet: an older attempt still only HELD (its buyer went back and started
     # again) is superseded; one already approving or paid wins.

@@ -95,6 +95,29 @@ def test_t1_of_a_plan_product_sends_automatic_payment_with_the_subscription_cid(
     assert data["cid"] == "TC0ONETIME" and "automatic_payment" not in data and data["total_amount"] == 9900
 
 
+@flow
+def test_a_plan_with_delivery_signs_up_without_shipping_fees(eager_tasks, kakao_app, plugin_base, fake_kakao):
+    from orders.models import StoreRules
+    from tests.test_payment_kit import ADDRESS
+
+    StoreRules.objects.create(kakao_app=kakao_app, enforce_business_hours=False, shipping_base_fee=3000)
+    plan = make_plan(intro="4900", amount=9900)
+    plan.product.needs_shipping = True
+    plan.product.save()
+    sheet = make_sheet(kakao_app, plan.product, None)
+    buyer = Buyer(plugin_base, fake_kakao.url)
+    data = buyer.t1(sheet.pk)["data"]
+    assert data["use_shipping"] is True and data["total_amount"] == 4900 and data["vat_amount"] == 445
+    buyer.ready()
+    buyer.authorize()
+    assert buyer.t2(address=ADDRESS) == {"status": 200}
+    assert buyer.t3() == {"status": 200}
+    assert buyer.t4()["data"] == {"order_status": "S"}
+    sub = Subscription.objects.get(signup_order__partner_order_id=buyer.partner_order_id)
+    assert sub.state == Subscription.State.ACTIVE and sub.signup_order.approved_amount == 4900
+    assert fake_kakao.state()["kakaopay"]["tids"][buyer.tid]["status"] == "SUCCESS_PAYMENT"
+
+
 @pytest.mark.django_db
 def test_t1_without_a_subscription_cid_is_a_500_envelope(kakao_app, plugin_base, fake_kakao):
     kakao_app.subscription_cid = ""
