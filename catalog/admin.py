@@ -478,3 +478,6 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
             "admin/catalog/product/combinations.html",
             self._context(request, product, title="Combination generator", form=form, errors=errors),
         )
+
+
+from . import subscription_admin  # noqa: E402,F401  (registers the subscription plan admin)

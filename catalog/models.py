@@ -177,3 +177,68 @@ class StockHold(models.Model):
                 name="stockhold_one_target",
             ),
         ]
+
+
+class SubscriptionPlan(models.Model):
+    """A product sold as a subscription (정기결제): payment T1 then carries ``automatic_payment``
+    and uses the app's subscription CID.  The rule (see :mod:`catalog.subscriptions`) is copied onto
+    each subscription when it starts, so editing a plan never changes what existing subscribers
+    were promised."""
+
+    class Cycle(models.TextChoices):
+        MONTH = "month", "월 (monthly)"
+        WEEK = "week", "주 (weekly)"
+        YEAR = "year", "년 (yearly)"
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="subscription_plan")
+    active = models.BooleanField(default=True, help_text="Off: the product sells as a single payment again.")
+    message = models.CharField(
+        max_length=100, help_text='Marketing message shown by KakaoPay (automatic_payment.message), e.g. "첫달 무료"'
+    )
+    billing_cycle = models.CharField(max_length=10, choices=Cycle.choices, default=Cycle.MONTH)
+    interval = models.PositiveSmallIntegerField(default=1, help_text="Every N cycles (1: every month)")
+    billing_cycle_label = models.CharField(
+        max_length=20, blank=True, help_text='automatic_payment.billing_cycle; empty: "월" / "주" / "년" (or "2개월")'
+    )
+    currency = models.CharField(max_length=10, default="원", help_text="automatic_payment.currency")
+    amount = models.PositiveIntegerField("regular amount (KRW)", help_text="Charged every period after the intro ones")
+    intro_amounts = models.CharField(
+        max_length=200, blank=True,
+        help_text="Amounts of the first periods, comma-separated; the first is paid at sign-up. "
+        'E.g. "0" for 첫달 무료, "0, 5000" for free then half price. Empty: the regular amount from the start.',
+    )  # fmt: skip
+    periods = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Payments in all, the sign-up payment included; empty: until cancelled"
+    )
+    details_shown = models.PositiveSmallIntegerField(
+        default=12, help_text="How many dated amounts payment T1 lists (automatic_payment.details)"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "subscription plan"
+
+    def __str__(self) -> str:
+        return f"{self.product.name}: {self.message}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        try:
+            self.rule()
+        except ValueError as exc:
+            raise ValidationError({"intro_amounts": str(exc)}) from None
+        if self.details_shown < 1:
+            raise ValidationError({"details_shown": "at least 1"})
+
+    def rule(self):
+        from .subscriptions import ScheduleRule, parse_amounts
+
+        return ScheduleRule(
+            cycle=self.billing_cycle, interval=self.interval or 1, amount=self.amount or 0,
+            intro_amounts=parse_amounts(self.intro_amounts or ""), periods=self.periods,
+        )  # fmt: skip
+
+    @property
+    def cycle_label(self) -> str:
+        return self.billing_cycle_label or self.rule().cycle_label

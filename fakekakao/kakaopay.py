@@ -15,6 +15,12 @@ Faults (armed with ``POST /__fake__/faults``, op ``approve``, ``cancel``, ``orde
 nothing done), ``delay`` (do the work, then answer after ``delay`` seconds: past the caller's
 timeout; ``"when": "before"`` waits first), ``lost`` (do the work, then close the connection
 without answering).
+
+Subscriptions (정기결제): approve on a subscription CID (``TCSUB...``) issues a ``sid`` (status
+``ISSUED_SID`` when the first amount is 0); ``subscription`` charges an active sid (a new tid each
+call, and the sid's ``last_approved_at``), ``inactive`` ends it, ``status`` reports it; the order
+inquiry of a tid carries its ``sid``.  Faults work on ops ``subscription``, ``inactive`` and
+``subscription_status`` too (e.g. ``decline`` a charge).
 """
 
 from __future__ import annotations
@@ -291,13 +297,15 @@ def approve(state: FakeState, req: Request) -> Response:
     with state.lock:
         if p["cid"] != t["cid"] or p["partner_order_id"] != t["partner_order_id"] or p["partner_user_id"] != t["partner_user_id"]:
             return _error(req, 400, -702 if _gen(req) == "legacy" else "INVALID_PARAMS", "partner info mismatch")
-        if t["status"] in ("SUCCESS_PAYMENT", "PART_CANCEL_PAYMENT", "CANCEL_PAYMENT"):
+        if t["status"] in ("SUCCESS_PAYMENT", "ISSUED_SID", "PART_CANCEL_PAYMENT", "CANCEL_PAYMENT"):
             return _error(req, 400, -702 if _gen(req) == "legacy" else "PAYMENT_ALREADY_DONE", "payment is already done")
         if t["status"] != "AUTH_PASSWORD":
             return _error(req, 400, -703 if _gen(req) == "legacy" else "NOT_AUTHENTICATED", f"payment is {t['status']}")
         if p["pg_token"] != t["pg_token"]:
             return _error(req, 400, -706 if _gen(req) == "legacy" else "INVALID_PG_TOKEN", "invalid pg_token")
         t["status"] = "SUCCESS_PAYMENT"
+        if t["total_amount"] == 0 and (t["cid"].startswith("TCSUB") or p.get("sid_required")):
+            t["status"] = "ISSUED_SID"  # a 0-won subscription sign-up (e.g. 첫달 무료): sid only
         t["approvals"] += 1
         t["aid"] = "A" + secrets.token_hex(9)
         t["approved_at"] = _now()
@@ -356,6 +364,8 @@ def order(state: FakeState, req: Request) -> Response:
         }
         if approved:
             body["aid"] = t["aid"]
+        if t.get("sid"):
+            body["sid"] = t["sid"]
     return Response(200, body)
 
 
@@ -429,6 +439,8 @@ def subscription(state: FakeState, req: Request) -> Response:
             return _error(req, 400, -797 if _gen(req) == "legacy" else "INVALID_SID", "sid not found")
         if s["status"] != "ACTIVE":
             return _error(req, 400, -798 if _gen(req) == "legacy" else "INACTIVE_SID", "sid is inactive")
+        if s["partner_user_id"] != p["partner_user_id"]:
+            return _error(req, 400, -702 if _gen(req) == "legacy" else "INVALID_PARAMS", "partner_user_id is not the sid's")
         tid = "T" + secrets.token_hex(9)
         t = {
             "tid": tid, "cid": p["cid"], "generation": _gen(req), "partner_order_id": p["partner_order_id"],

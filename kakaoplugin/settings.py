@@ -288,3 +288,12 @@ PAYMENT_STALLED_SECONDS = env.int("PAYMENT_STALLED_SECONDS", default=30)
 # --- Catalog (issue 3): option T1 cache --------------------------------------------------------
 # How long a serialized option tree stays cached; edits, imports and stock moves invalidate it at once.
 CATALOG_T1_CACHE_SECONDS = env.int("CATALOG_T1_CACHE_SECONDS", default=24 * 3600)
+
+# --- subscriptions (정기결제, orders app, issue 6) ------------------------------------------------
+# An installment falls due at this hour (Asia/Seoul) of its date; the charging task runs every
+# SUBSCRIPTION_CHARGE_EVERY_SECONDS and charges what is due.
+SUBSCRIPTION_CHARGE_HOUR = env.int("SUBSCRIPTION_CHARGE_HOUR", default=9)
+SUBSCRIPTION_CHARGE_EVERY_SECONDS = env.float("SUBSCRIPTION_CHARGE_EVERY_SECONDS", default=300.0)
+# A declined charge is tried again after each of these delays (hours, counted from the decline);
+# declined once more after the last, the installment fails and the subscription is suspended.
+SUBSCRIPTION_RETRY_HOURS = env.list("SUBSCRIPTION_RETRY_HOURS", cast=int, default=[24, 48, 72])

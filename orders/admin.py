@@ -250,3 +250,6 @@ class PaymentEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from . import subscription_admin  # noqa: E402,F401  (registers the subscription admin)

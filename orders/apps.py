@@ -14,3 +14,7 @@ class OrdersConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": 60.0}
         )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "orders.charge_subscriptions",
+            {"task": "orders.tasks.charge_subscriptions", "schedule": settings.SUBSCRIPTION_CHARGE_EVERY_SECONDS},
+        )

@@ -139,7 +139,7 @@ def payment_approve(*, order_id: int) -> Outcome:
         )
         order.refresh_from_db(fields=["approve_attempts", "approve_requested_at"])
         params = {
-            "cid": order.kakao_app.cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
+            "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
             "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
         }  # fmt: skip
         payment_event_record(
@@ -186,7 +186,7 @@ def _may_be_in_flight(order: Order, client: KakaoPayClient) -> bool:
 def _settle_by_inquiry(order: Order, client: KakaoPayClient) -> _Verdict:
     """Ask KakaoPay what happened to the tid and settle the order from it when it says."""
     try:
-        result = client.order(cid=order.kakao_app.cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
+        result = client.order(cid=order.kakaopay_cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
     except KakaoPayError as exc:
         _record_call(order, PaymentEvent.Kind.INQUIRY, exc, outcome=PaymentEvent.Outcome.UNKNOWN)
         return _Verdict.UNKNOWN
@@ -258,6 +258,10 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
                 OrderSheet.objects.filter(pk=locked.sheet_id, status=OrderSheet.Status.OPEN).update(
                     status=OrderSheet.Status.ORDERED
                 )
+                if locked.cid:  # 정기결제 sign-up: keep the sid, start the subscription
+                    from .subscriptions import subscription_activate
+
+                    subscription_activate(order=locked, data=data)
         if refund:
             from catalog.stock import stock_release
 
@@ -293,7 +297,7 @@ def payment_compensate(*, order_id: int) -> Outcome:
     if remaining > 0:
         n = order.events.filter(kind=PaymentEvent.Kind.CANCEL_REQUEST).count() + 1
         params = {
-            "cid": order.kakao_app.cid, "tid": order.tid, "cancel_amount": remaining,
+            "cid": order.kakaopay_cid, "tid": order.tid, "cancel_amount": remaining,
             "cancel_tax_free_amount": (order.approved_tax_free_amount or 0) - order.refunded_tax_free_amount,
             "cancel_vat_amount": (order.approved_vat_amount or 0) - order.refunded_vat_amount,
             # KakaoPay refuses the cancel unless this is still what can be cancelled: a cancel that
@@ -309,7 +313,7 @@ def payment_compensate(*, order_id: int) -> Outcome:
             _record_call(order, kind, exc, outcome=PaymentEvent.Outcome.ERROR)
             # Learn the truth: maybe it was cancelled already.
             try:
-                result = client.order(cid=order.kakao_app.cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
+                result = client.order(cid=order.kakaopay_cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
             except KakaoPayError as exc2:
                 _record_call(order, PaymentEvent.Kind.INQUIRY, exc2, outcome=PaymentEvent.Outcome.UNKNOWN)
                 _release_lease(order)
@@ -390,7 +394,7 @@ def payment_refund(
             vat_amount = remaining_vat if want == remaining else (want - tax_free_amount + 5) // 11
         n = order.events.filter(kind=PaymentEvent.Kind.CANCEL_REQUEST).count() + 1
         params = {
-            "cid": order.kakao_app.cid, "tid": order.tid, "cancel_amount": want,
+            "cid": order.kakaopay_cid, "tid": order.tid, "cancel_amount": want,
             "cancel_tax_free_amount": tax_free_amount, "cancel_vat_amount": vat_amount,
             "cancel_available_amount": remaining,
         }  # fmt: skip
@@ -408,7 +412,7 @@ def payment_refund(
         except KakaoPayError as exc:
             _record_call(order, PaymentEvent.Kind.CANCEL_UNKNOWN, exc, outcome=PaymentEvent.Outcome.UNKNOWN, created_by=staff)
             try:  # did it happen?
-                inquiry = client.order(cid=order.kakao_app.cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
+                inquiry = client.order(cid=order.kakaopay_cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
                 _record_call(order, PaymentEvent.Kind.INQUIRY, inquiry, outcome=PaymentEvent.Outcome.OK,
                              message=str(inquiry.data.get("status")), created_by=staff)  # fmt: skip
                 data = inquiry.data

@@ -16,6 +16,7 @@ from catalog.models import Product
 from catalog.stock import OutOfStock, StockItem, stock_hold, stock_release
 from kakaoplugin import envelope
 from kakaoplugin.envelope import PluginError
+from kakaoplugin.fields import mask
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.plugin_paths import plugin_url
 from kakaoplugin.selectors import customer_is_blocked
@@ -121,6 +122,7 @@ def payment_event_record(
 ) -> PaymentEvent | None:
     """Insert an event; a duplicate ``key`` is a replay: returns None and changes nothing."""
     key = key or f"{kind}:{order.pk}:{uuid.uuid4().hex}"
+    request, response = _without_sid(request), _without_sid(response)
     try:
         with transaction.atomic():
             return PaymentEvent.objects.create(
@@ -130,6 +132,14 @@ def payment_event_record(
             )  # fmt: skip
     except IntegrityError:
         return None
+
+
+def _without_sid(data: Any) -> Any:
+    """A subscription's ``sid`` charges the buyer again: it is kept encrypted on the subscription,
+    never in the event log (approve and inquiry answers carry it, subscription calls send it)."""
+    if isinstance(data, dict) and data.get("sid"):
+        return data | {"sid": mask(str(data["sid"]))}
+    return data
 
 
 # --- payment T1: the order sheet becomes an order ---------------------------------------------
@@ -217,6 +227,13 @@ def order_create_for_sheet(
     # Tax-free goods ship tax-free too (the delivery is incidental to them); otherwise the sheet's
     # own tax-free part (mixed sheets) and a taxable delivery.
     tax_free = total if tax_free_goods else min(sheet.tax_free_amount, goods)
+    from .subscriptions import subscription_plan_for, subscription_signup_amount
+
+    plan = subscription_plan_for(kakao_app=kakao_app, product=product)
+    if plan is not None:  # 정기결제: this payment is the sign-up installment of the plan's schedule
+        fee, goods = 0, subscription_signup_amount(plan=plan, quantity=sheet.quantity)
+        total = goods
+        tax_free = total if tax_free_goods else 0
     order = Order.objects.create(
         sheet=sheet,
         kakao_app=kakao_app,
@@ -233,7 +250,12 @@ def order_create_for_sheet(
         vat_amount=vat_of(total - tax_free),
         use_shipping=sheet.use_shipping,
         zip_code=(zip_code or "")[:10],
+        cid=kakao_app.subscription_cid if plan is not None else "",
     )
+    if plan is not None:
+        from .subscriptions import subscription_create_pending
+
+        subscription_create_pending(order=order, plan=plan)
     if option_lines:
         OrderLine.objects.bulk_create(
             OrderLine(
@@ -278,7 +300,7 @@ def ordersheet_payload(*, order: Order, base_url: str) -> dict[str, Any]:
     ref = urlencode({"partner_order_id": order.partner_order_id})
     data: dict[str, Any] = {
         "rest_api_key": app.rest_api_key,
-        "cid": app.cid,
+        "cid": order.kakaopay_cid,
         "partner_order_id": order.partner_order_id,
         "partner_user_id": order.partner_user_id,
         "item_name": order.item_name,
@@ -306,6 +328,10 @@ def ordersheet_payload(*, order: Order, base_url: str) -> dict[str, Any]:
         data["product_urls"] = [order.sheet.product_url]
     if not data["item_code"]:
         del data["item_code"]
+    if order.cid:  # 정기결제
+        from .subscriptions import automatic_payment
+
+        data["automatic_payment"] = automatic_payment(order=order)
     return data
 
 
@@ -431,7 +457,7 @@ def _t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | None) -> An
         # KakaoPay was readied with T1's total: a delivery address that costs a different fee
         # cannot be charged correctly.
         fee = shipping_fee(rules, goods_amount=order.goods_amount, use_shipping=True, zip_code=zone)
-        if fee != order.shipping_fee:
+        if fee != order.shipping_fee and not order.cid:  # (a plan's amounts include delivery)
             return Answer(envelope.INVALID_ORDER, "배송지에 따라 배송비가 달라졌습니다. 배송지를 확인하고 다시 주문해 주세요.")
     # One payment per sheet: an older attempt still only HELD (its buyer went back and started
     # again) is superseded; one already approving or paid wins.

@@ -59,3 +59,37 @@ def reconcile_payments() -> dict:
     for order_id in found["compensate"]:
         compensate_order.delay(order_id)
     return {k: len(v) for k, v in found.items()}
+
+
+# --- subscriptions (정기결제) ----------------------------------------------------------------------
+
+
+def _moment(now: str | None):
+    """Business time passed as ISO 8601 (tests, a manual catch-up run); None: the clock."""
+    if not now:
+        return None
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(now)
+
+
+@shared_task(ignore_result=True)
+def charge_subscriptions(now: str | None = None) -> int:
+    """Beat: one ``charge_subscription`` per subscription with something due (or to settle)."""
+    from . import subscriptions
+
+    due = subscriptions.subscriptions_due(now=_moment(now))
+    for subscription_id in due:
+        charge_subscription.delay(subscription_id, now)
+    return len(due)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, ignore_result=True)
+def charge_subscription(self, subscription_id: int, now: str | None = None) -> str:
+    """Charge what is due of one subscription; claims each installment, so running it twice is harmless."""
+    from . import subscriptions
+
+    outcome = subscriptions.subscription_charge(subscription_id=subscription_id, now=_moment(now))
+    if outcome is subscriptions.ChargeOutcome.RETRY:
+        _retry(self, subscription_id)
+    return outcome.value
