@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "callbacks",
+    "merchant",
 ]
 
 MIDDLEWARE = [
@@ -288,3 +289,13 @@ PAYMENT_STALLED_SECONDS = env.int("PAYMENT_STALLED_SECONDS", default=30)
 # --- Catalog (issue 3): option T1 cache --------------------------------------------------------
 # How long a serialized option tree stays cached; edits, imports and stock moves invalidate it at once.
 CATALOG_T1_CACHE_SECONDS = env.int("CATALOG_T1_CACHE_SECONDS", default=24 * 3600)
+
+# --- merchant API (issue 8): the plugin contracts' OpenAPI is a hand-written fragment merged into
+# the generated schema (kakaoplugin/openapi/plugin.yaml); the plugin views are not generated.
+SPECTACULAR_SETTINGS |= {
+    "PREPROCESSING_HOOKS": ["kakaoplugin.openapi.exclude_plugin_views"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kakaoplugin.openapi.merge_plugin_contracts",
+    ],
+}

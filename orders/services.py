@@ -23,6 +23,7 @@ from kakaoplugin.selectors import customer_is_blocked
 
 from .models import Order, OrderLine, OrderSheet, OrderSheetLine, PaymentEvent, StoreRules
 from .rules import shipping_fee, store_is_open, store_rules, vat_of
+from .webhooks import ORDER_FAILED, order_webhook_emit
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,7 @@ def order_fail(*, order: Order, reason: str, message: str, from_states: tuple[st
             order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
             message=f"failed ({reason}): {message}",
         )  # fmt: skip
+        order_webhook_emit(order_id=order.pk, event_type=ORDER_FAILED)
     return bool(changed)
 
 
