@@ -474,14 +474,25 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 12
     problems = []
-    for operation in operations:
-        checks = [not_a_server_error]
-        if operation.path != "/plugin/{plugin_key}/kakaosync/redirect":  # an HTML page
-            checks.append(response_schema_conformance)
-        try:
-            _fuzz(operation, checks, application)
-        except Exception as exc:  # collect every operation's failure, not just the first
-            problems.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    # Like Django's test client: a request through the WSGI handler must not close the test's
+    # database connection (its transaction holds the fixtures).
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        for operation in operations:
+            checks = [not_a_server_error]
+            if operation.path != "/plugin/{plugin_key}/kakaosync/redirect":  # an HTML page
+                checks.append(response_schema_conformance)
+            try:
+                _fuzz(operation, checks, application)
+            except Exception as exc:  # collect every operation's failure, not just the first
+                problems.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
     assert not problems, "\n\n".join(problems)
 
 
