@@ -496,6 +496,26 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
     assert not problems, "\n\n".join(problems)
 
 
+@pytest.mark.django_db
+def test_a_nul_character_anywhere_is_a_400_envelope_not_a_500(app, plugin_base):
+    """Found by the schemathesis run: PostgreSQL cannot store NUL, every plugin endpoint used to 500."""
+    c = Client()
+    gets = [("ordersheet", {"ordersheet_id": "a\x00b"}), ("order/status", {"order_id": "a\x00"}),
+            ("options", {"id": "a\x00"}), ("kakaopay/approval", {"partner_order_id": "a", "pg_token": "x\x00"})]  # fmt: skip
+    for path, params in gets:
+        r = c.get(plugin_base + path, params)
+        assert r.status_code == 400 and r.json()["status"] == 400 and "NUL" in r.json()["message"], path
+    posts = [("order/approve", {"partner_order_id": "a\x00", "tid": "t"}), ("option", {"id": "a\x00"}),
+             ("callbacks/profile", {"otp": "https://talk-plugin.kakao.com/otp/a\x00/onetimeprofile"})]  # fmt: skip
+    for path, body in posts:
+        r = c.post(plugin_base + path, body, content_type="application/json")
+        assert r.status_code == 400 and r.json()["status"] == 400, path
+    r = c.post(plugin_base + "kakaopay/approval", "pg_token=a%00&partner_order_id=b",
+               content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert r.status_code == 400
+    assert c.get(plugin_base + "order/status", {"order_id": "po_x"}).json()["status"] == 300  # others pass
+
+
 def _fuzz(operation, checks, app) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
 
