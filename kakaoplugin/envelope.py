@@ -112,7 +112,10 @@ def exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
     if isinstance(exc, exceptions.ValidationError):
         return fail(400, "요청 값이 올바르지 않습니다: " + _detail_text(exc.detail), http_status=400)
     if isinstance(exc, exceptions.APIException):
-        return fail(exc.status_code, _detail_text(exc.detail), http_status=exc.status_code)
+        response = fail(exc.status_code, _detail_text(exc.detail), http_status=exc.status_code)
+        if getattr(exc, "auth_header", None):  # 401: say which scheme (the merchant API's Bearer)
+            response["WWW-Authenticate"] = exc.auth_header
+        return response
     from django.http import Http404
 
     if isinstance(exc, Http404):

@@ -2,7 +2,7 @@
 
 - unknown key → 404 envelope (the key is never logged: see kakaoplugin.logging);
 - source address outside the app's CIDR list (when set) → 403 envelope;
-- body over ``PLUGIN_MAX_BODY_BYTES`` → 413 envelope;
+- body over ``PLUGIN_MAX_BODY_BYTES`` → 413 envelope; a NUL character in the query or body → 400;
 - anything below that fails (an exception, Django's HTML 404/405/500 page) → a JSON envelope;
   a view that answers a browser on purpose (Kakao Sync's redirect page) sets
   ``response.keep_as_page = True``.
@@ -77,7 +77,7 @@ class PluginGateMiddleware:
         if networks and not ip_allowed(client_ip(request), networks):
             logger.warning("plugin call refused: source %s not allowed for app %s", client_ip(request), app.pk)
             return envelope.fail(403, "허용되지 않은 출발지입니다 (source address not allowed)", http_status=403)
-        too_large = self._body_too_large(request)
+        too_large = self._body_too_large(request) or self._has_nul(request)
         if too_large:
             return too_large
 
@@ -101,6 +101,20 @@ class PluginGateMiddleware:
             return envelope.fail(
                 413, f"요청 본문이 너무 큽니다 (body over {limit} bytes)", http_status=413
             )
+        return None
+
+    @staticmethod
+    def _has_nul(request: HttpRequest) -> HttpResponse | None:
+        """A NUL character anywhere in the query or the body: no text column can store it (PostgreSQL
+        refuses it), and no contract field carries one. Refused before any view sees it."""
+        query = request.META.get("QUERY_STRING", "")
+        body = request.body if request.META.get("CONTENT_LENGTH") else b""
+        form = request.META.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+        if (
+            "%00" in query or "\x00" in query or b"\x00" in body or b"\\u0000" in body.lower()
+            or form and b"%00" in body
+        ):  # fmt: skip
+            return envelope.fail(400, "요청에 NUL 문자가 있습니다 (NUL character in the request)", http_status=400)
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

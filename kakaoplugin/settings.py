@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "callbacks",
+    "merchant",
 ]
 
 MIDDLEWARE = [
@@ -297,3 +298,13 @@ SUBSCRIPTION_CHARGE_EVERY_SECONDS = env.float("SUBSCRIPTION_CHARGE_EVERY_SECONDS
 # A declined charge is tried again after each of these delays (hours, counted from the decline);
 # declined once more after the last, the installment fails and the subscription is suspended.
 SUBSCRIPTION_RETRY_HOURS = env.list("SUBSCRIPTION_RETRY_HOURS", cast=int, default=[24, 48, 72])
+
+# --- merchant API (issue 8): the plugin contracts' OpenAPI is a hand-written fragment merged into
+# the generated schema (kakaoplugin/openapi/plugin.yaml); the plugin views are not generated.
+SPECTACULAR_SETTINGS |= {
+    "PREPROCESSING_HOOKS": ["kakaoplugin.openapi.exclude_plugin_views"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kakaoplugin.openapi.merge_plugin_contracts",
+    ],
+}

@@ -44,6 +44,7 @@ from kakaoplugin.clients.kakaopay import (
 
 from .models import Order, OrderSheet, PaymentEvent
 from .services import MSG_EXPIRED, MSG_SOLD_OUT, order_fail, payment_event_record
+from .webhooks import ORDER_CANCELLED, ORDER_FAILED, ORDER_PAID, ORDER_REFUNDED, order_webhook_emit
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +273,8 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
             outcome=PaymentEvent.Outcome.REFUSED if refund else PaymentEvent.Outcome.OK,
             message=f"{locked.status}: approved {total} for {locked.total_amount}",
         )  # fmt: skip
+        if locked.status == Order.Status.PAID:
+            order_webhook_emit(order_id=locked.pk, event_type=ORDER_PAID)
     if refund:
         return payment_compensate(order_id=order.pk)
     return Outcome.DONE
@@ -336,6 +339,7 @@ def payment_compensate(*, order_id: int) -> Outcome:
         locked.save()
         payment_event_record(order=locked, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.OK,
                              message=f"failed after refund of {locked.refunded_amount}")  # fmt: skip
+        order_webhook_emit(order_id=locked.pk, event_type=ORDER_FAILED)
     return Outcome.DONE
 
 
@@ -436,6 +440,11 @@ def payment_refund(
             order.save()
             payment_event_record(order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.OK,
                                  created_by=staff, message=f"refunded {order.refunded_amount} of {order.approved_amount}")  # fmt: skip
+            refund = {"refund": {"amount": want, "tax_free_amount": tax_free_amount, "vat_amount": vat_amount}}
+            if full:
+                order_webhook_emit(order_id=order.pk, event_type=ORDER_CANCELLED, extra=refund)
+            else:  # one event per partial refund: the n-th cancel request of the order
+                order_webhook_emit(order_id=order.pk, event_type=ORDER_REFUNDED, key=str(n), extra=refund)
     if error:
         raise RefundError(error)
     return Refund(order=order, amount=want, full=order.status == Order.Status.CANCELLED)

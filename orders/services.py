@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Product
+from catalog.selection import Selection, selection_validate
 from catalog.stock import OutOfStock, StockItem, stock_hold, stock_release
 from kakaoplugin import envelope
 from kakaoplugin.envelope import PluginError
@@ -23,6 +24,7 @@ from kakaoplugin.selectors import customer_is_blocked
 
 from .models import Order, OrderLine, OrderSheet, OrderSheetLine, PaymentEvent, StoreRules
 from .rules import shipping_fee, store_is_open, store_rules, vat_of
+from .webhooks import ORDER_FAILED, order_webhook_emit
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,62 @@ def order_sheet_create(
         for i, line in enumerate(draft.lines)
     )
     return sheet
+
+
+def sheet_draft_from_selection(selection: Selection) -> SheetDraft:
+    """A validated selection (``catalog.selection``) as a sheet to store."""
+    return SheetDraft(
+        product_pk=selection.product_pk,
+        product_code=selection.product_code,
+        product_name=selection.product_name,
+        unit_price=selection.unit_price,
+        quantity=selection.quantity,
+        total_amount=selection.total_amount,
+        tax_free_amount=selection.tax_free_amount,
+        use_shipping=selection.use_shipping,
+        product_url=selection.product_url,
+        lines=[
+            SheetLine(
+                group_id=line.group_id,
+                group_name=line.group_name,
+                group_type=line.group_type,
+                sub_group_id=line.sub_group_id,
+                option_id=line.option_id,
+                option_value=line.option_value,
+                option_pk=line.option_pk,
+                add_price=line.add_price,
+                quantity=line.quantity,
+                amount=line.amount,
+                extra=line.extra,
+                text=line.text,
+            )
+            for line in selection.lines
+        ],
+    )
+
+
+def order_sheet_create_from_choices(
+    *,
+    kakao_app: KakaoApp,
+    choices: dict[str, Any],
+    app_user_id: str | None,
+    relay_id: str | None,
+    ttl_seconds: int | None = None,
+) -> OrderSheet:
+    """Validate a buyer's choices (option T2's body: ``id``, ``quantity``, ``option_groups``, ...)
+    against the stored tree and store them as an order sheet.
+
+    The one path from choices to a sheet: option T2 and the merchant API both call it.  Raises
+    :class:`catalog.selection.SelectionError` saying what was wrong.
+    """
+    selection = selection_validate(payload=choices)
+    return order_sheet_create(
+        kakao_app=kakao_app,
+        draft=sheet_draft_from_selection(selection),
+        app_user_id=app_user_id,
+        relay_id=relay_id,
+        ttl_seconds=ttl_seconds,
+    )
 
 
 # --- payment events ---------------------------------------------------------------------------
@@ -353,6 +411,7 @@ def order_fail(*, order: Order, reason: str, message: str, from_states: tuple[st
             order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
             message=f"failed ({reason}): {message}",
         )  # fmt: skip
+        order_webhook_emit(order_id=order.pk, event_type=ORDER_FAILED)
     return bool(changed)
 
 

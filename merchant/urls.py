@@ -1,0 +1,15 @@
+"""The merchant API, mounted at /api/v1/ (kakaoplugin.urls)."""
+
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("order-sheets", apis.OrderSheetCreateApi.as_view(), name="merchant-order-sheet-create"),
+    path("order-sheets/<str:sheet_id>", apis.OrderSheetDetailApi.as_view(), name="merchant-order-sheet"),
+    path("products/<str:product_id>/launch-link", apis.ProductLaunchLinkApi.as_view(), name="merchant-product-launch"),
+    path("orders", apis.OrderListApi.as_view(), name="merchant-orders"),
+    path("orders/by-relay-id/<str:relay_id>", apis.OrderByRelayApi.as_view(), name="merchant-order-by-relay"),
+    path("orders/<str:partner_order_id>", apis.OrderDetailApi.as_view(), name="merchant-order"),
+    path("members/<str:app_user_id>", apis.MemberDetailApi.as_view(), name="merchant-member"),
+]

@@ -1,0 +1,39 @@
+"""Order webhooks: what the merchant's systems hear when an order changes state.
+
+Called inside the transaction that makes the change (``kakaoplugin.services.webhook_emit`` delivers
+after commit, signed, with retries), once per transition: the idempotency key names the
+transition, so a step that runs twice emits once.  ``data.order`` is the order as the merchant
+API's order endpoint shows it (:class:`orders.serializers.OrderSerializer`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kakaoplugin.services import webhook_emit
+
+from .models import Order
+from .selectors import orders_with_details
+from .serializers import OrderSerializer
+
+ORDER_PAID = "order.paid"
+ORDER_FAILED = "order.failed"
+ORDER_CANCELLED = "order.cancelled"  # refunded in full after it was paid
+ORDER_REFUNDED = "order.refunded"  # refunded in part; the order stays paid
+ORDER_EVENT_TYPES = (ORDER_PAID, ORDER_FAILED, ORDER_CANCELLED, ORDER_REFUNDED)
+
+
+def order_webhook_emit(*, order_id: int, event_type: str, key: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    """Emit ``event_type`` for the order as it now is (read inside the caller's transaction).
+
+    The idempotency key is ``<event type>:<partner order id>`` plus ``:<key>`` when one transition
+    can happen more than once (a partial refund).
+    """
+    order = orders_with_details(Order.objects.filter(pk=order_id)).select_related("kakao_app").get()
+    idempotency_key = f"{event_type}:{order.partner_order_id}" + (f":{key}" if key else "")
+    webhook_emit(
+        kakao_app=order.kakao_app,
+        event_type=event_type,
+        data={"order": OrderSerializer(order).data, **(extra or {})},
+        idempotency_key=idempotency_key,
+    )
