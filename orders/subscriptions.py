@@ -431,6 +431,10 @@ def _charged(sub: Subscription, inst: Inst, data: dict[str, Any]) -> ChargeOutco
         payment_event_record(order=order, kind=PaymentEvent.Kind.STATE,
                              outcome=PaymentEvent.Outcome.REFUSED if mismatch else PaymentEvent.Outcome.OK,
                              message=f"{order.status}: charged {total} for {order.total_amount}")  # fmt: skip
+        if not mismatch:
+            from .webhooks import ORDER_PAID, order_webhook_emit
+
+            order_webhook_emit(order_id=order.pk, event_type=ORDER_PAID)  # a charge is a paid child order
         locked.status = Inst.Status.FAILED if mismatch else Inst.Status.PAID
         locked.tid, locked.paid_at, locked.lease_until, locked.requested_at = order.tid, timezone.now(), None, None
         locked.save()

@@ -238,10 +238,15 @@ def test_a_charge_is_refunded_with_the_existing_refund_machinery(active, fake_ka
     sub = active()
     subscription_charge(subscription_id=sub.pk, now=seoul(2024, 2, 29, 10))
     order = Inst.objects.get(subscription=sub, seq=1).order
+    from kakaoplugin.models import WebhookEvent
+
+    paid = WebhookEvent.objects.get(type="order.paid", idempotency_key=f"order.paid:{order.partner_order_id}")
+    assert paid.payload["data"]["order"]["total_amount"] == 9900  # merchants hear of every charge
     done = payments.payment_refund(order_id=order.pk, staff="staff")
     assert done.full and done.amount == 9900
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.refunded_amount == 9900
+    assert WebhookEvent.objects.filter(type="order.cancelled", idempotency_key__endswith=order.partner_order_id).exists()
     cancel = fake_kakao.calls("cancel")[-1]["params"]
     assert cancel["cid"] == "TCSUBSCRIP" and cancel["tid"] == order.tid
 
