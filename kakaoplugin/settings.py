@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "callbacks",
+    "demo",  # the Kakao simulator's command (kakao_simulate); no models
 ]
 
 MIDDLEWARE = [
