@@ -286,3 +286,14 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_kakaos_approval_relay_is_followed_to_our_t3():
+    from urllib.parse import quote
+
+    from simulator.flows import _unwrap_relay
+
+    ours = "https://shop.example.com/plugin/k/kakaopay/approval?order=abc"
+    relayed = f"https://talk-plugin.kakao.com/kakaopay/callback?approval_url={quote(ours, safe='')}&partner_order_id=po_1&pg_token=t"
+    assert _unwrap_relay(relayed) == ours + "&partner_order_id=po_1&pg_token=t"
+    assert _unwrap_relay(ours) == ours
