@@ -229,7 +229,7 @@ def pay(
     ready = kakao.call(
         "KakaoPay ready (Kakao → fake)", "POST", target.fake("/v1/payment/ready"),
         form={k: d[k] for k in READY_FIELDS if d.get(k) not in (None, "")},
-        headers={"Authorization": f"KakaoAK {d['rest_api_key']}"}, show_body=False,
+        headers={"Authorization": f"KakaoAK {d['rest_api_key']}"}, show_body=False, show_answer=False,
     )  # fmt: skip
     if ready.status != 200 or "tid" not in (ready.body or {}):
         raise ScenarioFailed(f"KakaoPay ready refused our T1 data: HTTP {ready.status} {excerpt(ready.body)}")

@@ -74,8 +74,11 @@ def option_alone(ctx: Context) -> str:
     tree = option_lookup(ctx.kakao, ctx.target, buyer)
     choice = choose(tree)
     sheet = option_select(ctx.kakao, ctx.target, buyer, choice)
-    ctx.printer.detail("    a client that changed the price is refused:")
-    tampered = dict(choice.body, price=int(choice.body.get("price") or 0) + 1000)
+    price = int(choice.body.get("price") or 0)
+    ctx.printer.detail(
+        f"    a client that changed the price ({_won(price)} → {_won(price + 1000)}) must be refused:"
+    )
+    tampered = dict(choice.body, price=price + 1000)
     try:
         option_select(ctx.kakao, ctx.target, buyer, choice.__class__(body=tampered, path=choice.path))
     except Refused as exc:
