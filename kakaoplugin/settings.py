@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "orders",
     "callbacks",
     "merchant",
+    "demo",  # the Kakao simulator's command (kakao_simulate); no models
 ]
 
 MIDDLEWARE = [

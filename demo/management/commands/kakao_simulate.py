@@ -1,0 +1,107 @@
+"""``manage.py kakao_simulate``: play Kakao against a running server and the fake Kakao/KakaoPay.
+
+    kakao_simulate [--app demo] [--base http://127.0.0.1:8000] [--fake http://127.0.0.1:8701]
+                   [--scenario NAME ...] [--product 101:10013529] [--quiet] [--wait-for-server 60]
+    kakao_simulate --buyers 200 --stock 20 [--concurrency N] [--flash-product sim:flash-sale]
+
+Without ``--buyers`` it runs the scenarios (all, or those named) and prints each step and a
+PASS/FAIL line per scenario.  With ``--buyers N --stock M`` it first sets the flash-sale product's
+stock to M in the database (a step of this command: no HTTP endpoint sets stock without the admin),
+then runs the flash sale over HTTP.  The exit code is 1 when anything failed.
+
+This command only finds the Kakao app's keys (and sets the stock); the simulator itself
+(``simulator/``) speaks HTTP only.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from kakaoplugin.models import KakaoApp
+from simulator.http import Printer
+from simulator.load import flash_sale
+from simulator.scenarios import NAMES, run_scenarios
+from simulator.target import DEMO_PRODUCT, Target, wait_until_up
+
+from ...services import FLASH_PRODUCT, StockStillHeld, flash_sale_product_set
+
+
+class Command(BaseCommand):
+    help = "Play Kakao's side (section 9 scenarios, callbacks, or a flash sale) against a running server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--app", default="demo", help="the Kakao app (by name) whose plugin URLs to call")
+        parser.add_argument(
+            "--base", default=settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000", help="our server"
+        )
+        parser.add_argument("--fake", default="http://127.0.0.1:8701", help="the fake Kakao/KakaoPay")
+        parser.add_argument("--scenario", action="append", choices=NAMES, help="run only these (repeatable)")
+        parser.add_argument("--product", default=DEMO_PRODUCT, help="the product the option scenarios buy")
+        parser.add_argument("--quiet", action="store_true", help="print only scenario and result lines")
+        parser.add_argument("--wait-for-server", type=float, default=0, metavar="SECONDS",
+                            help="wait this long for the server's /healthz (and the fake) first")  # fmt: skip
+        parser.add_argument("--buyers", type=int, help="flash sale: this many concurrent buyers")
+        parser.add_argument(
+            "--stock", type=int, help="flash sale: units of the product (set before the sale)"
+        )
+        parser.add_argument(
+            "--concurrency", type=int, help="flash sale: at most this many buyers at once (default all)"
+        )
+        parser.add_argument("--flash-product", default=FLASH_PRODUCT, help="flash sale: the product's id")
+        parser.add_argument(
+            "--t4-interval", type=float, default=0.5, help="seconds between T4 polls (Kakao: 0.5)"
+        )
+
+    def handle(self, *args, **o):
+        app = KakaoApp.objects.filter(name=o["app"], is_active=True).first()
+        if app is None:
+            raise CommandError(
+                f"no active Kakao app named {o['app']!r} (create one with manage.py kakao_app)"
+            )
+        load = o["buyers"] is not None or o["stock"] is not None
+        if load and (not o["buyers"] or o["buyers"] < 1 or o["stock"] is None or o["stock"] < 0):
+            raise CommandError("the flash sale needs --buyers N (≥ 1) and --stock M (≥ 0)")
+        target = Target(
+            base_url=o["base"].rstrip("/"),
+            plugin_key=app.plugin_key,
+            fake_url=o["fake"].rstrip("/"),
+            rest_api_key=app.rest_api_key,
+            product_id=o["product"],
+            t4_interval=o["t4_interval"],
+        )
+        printer = Printer(
+            self._write, verbose=not o["quiet"], tty=sys.stdout.isatty() and self.stdout._out is sys.stdout
+        )
+        if o["wait_for_server"]:
+            try:
+                wait_until_up(target.fake_url, path="/__fake__/health", timeout=o["wait_for_server"])
+                wait_until_up(target.base_url, timeout=o["wait_for_server"])
+            except TimeoutError as exc:
+                raise CommandError(str(exc)) from None
+        printer.line(
+            f"Kakao simulator → {target.base_url} (Kakao app {app.name}), fake Kakao/KakaoPay {target.fake_url}"
+        )
+
+        if load:
+            try:
+                product = flash_sale_product_set(code=o["flash_product"], stock=o["stock"])
+            except StockStillHeld as exc:
+                raise CommandError(str(exc)) from None
+            printer.line(f"stock of {product.code} ({product.name}) set to {o['stock']}")
+            report = flash_sale(target, printer, buyers=o["buyers"], stock=o["stock"], product_id=product.code,
+                                concurrency=o["concurrency"])  # fmt: skip
+            if not report.passed:
+                raise CommandError("the flash sale failed: " + "; ".join(report.problems), returncode=1)
+            return
+
+        results = run_scenarios(target, printer, o["scenario"])
+        failed = [r.scenario.name for r in results if not r.passed]
+        if failed:
+            raise CommandError(f"{len(failed)} scenario(s) failed: {', '.join(failed)}", returncode=1)
+
+    def _write(self, text: str) -> None:
+        self.stdout.write(text, ending="")
+        self.stdout.flush()

@@ -1,0 +1,14 @@
+"""A Kakao simulator: plays Kakao's side against a running server over real HTTP.
+
+It speaks HTTP only and imports nothing of the project's apps (like ``fakekakao``, whose control
+client and seeding helpers it uses): everything it knows about the server comes from a
+:class:`~simulator.target.Target` (base URL, plugin key, REST API key, the fake's URL).
+
+- :mod:`simulator.scenarios`: the guide's section 9 scenarios (option plugin alone; Kakao Sync +
+  option; Kakao Sync + one-click payment; Kakao Sync + option + one-click payment) and the
+  personal-information, location and secure-image callbacks, each ending in a PASS/FAIL line.
+- :mod:`simulator.load`: the flash sale: N concurrent buyers through the full payment flow.
+- :mod:`simulator.flows`: the building blocks (what Kakao, KakaoPay and the buyer do).
+
+Run it with ``python manage.py kakao_simulate`` (``demo`` app), which finds the Kakao app's keys.
+"""

@@ -1,0 +1,358 @@
+"""The building blocks: what Kakao's servers, KakaoPay and the buyer do, step by step, over HTTP.
+
+Each function takes the channels it talks through (``kakao``: Kakao's servers calling ours and
+KakaoPay; ``browser``: the buyer's browser following redirects) and raises
+:class:`~simulator.http.ScenarioFailed` (or :class:`Refused`, a contract refusal Kakao would show
+the buyer) when an answer is not what Kakao expects.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakekakao.control import FakeControl
+
+from .http import Channel, Printer, ScenarioFailed, excerpt
+from .options import Choice, choose
+from .target import Target
+
+ADDRESS = {
+    "base_address": "경기도 성남시 분당구 판교역로 235",
+    "detail_address": "에이치스퀘어 엔동 6층",
+    "post_no": "463400",
+    "zone_code": "13494",
+    "receiver_name": "라이언",
+    "receiver_mobile_number": "01012345678",
+}
+# Kakao Sync returns the buyer to Kakao when it is done (the plugin's `continue`).
+CONTINUE_URL = "https://talk-plugin.kakao.com/kakaosync/continue"
+APPROVAL_RELAY = ("talk-plugin.kakao.com", "/kakaopay/callback")
+
+
+class Refused(ScenarioFailed):
+    """Our server refused by contract (option T2 400, payment 300/301/400/401, T4 F)."""
+
+    def __init__(self, step: str, code: Any, message: str):
+        super().__init__(f"{step}: {code} {message}")
+        self.step, self.code, self.message = step, code, message
+
+
+@dataclass
+class Buyer:
+    """A KakaoTalk user as Kakao presents them to us."""
+
+    app_user_id: str | None  # X-Kakao-AppUserId (only when the user consented to provision)
+    relay_id: str | None = None  # X-Kakao-Plugin-Relay-Id (set by whoever launched the plugin)
+    nickname: str = "라이언"
+
+    def headers(self) -> dict[str, str]:
+        h = {}
+        if self.app_user_id:
+            h["X-Kakao-AppUserId"] = self.app_user_id
+        if self.relay_id:
+            h["X-Kakao-Plugin-Relay-Id"] = self.relay_id
+        return h
+
+
+def _say(printer: Printer | None, text: str) -> None:
+    if printer is not None:
+        printer.detail(text)
+
+
+# --- Kakao Sync ----------------------------------------------------------------------------------
+
+
+def kakao_sync_signup(
+    kakao: Channel, browser: Channel, target: Target, buyer: Buyer, printer: Printer | None = None
+) -> None:
+    """The buyer consents in the Kakao Sync plugin; Kakao Login issues a code and sends the
+    browser to our redirect URI; we exchange it and 302 back to Kakao's ``continue`` URL."""
+    redirect_uri = target.plugin_url("kakaosync_redirect")
+    seeded = kakao.call(
+        "Kakao Login: the buyer consents (fake)", "POST", target.fake("/fake/kakao_login/user"),
+        json_body={
+            "id": int(buyer.app_user_id or 0), "client_id": target.rest_api_key, "redirect_uri": redirect_uri,
+            "kakao_account": {
+                "profile": {"nickname": buyer.nickname}, "email": f"user{buyer.app_user_id}@example.com",
+                "phone_number": "+82 10-1234-5678", "age_range": "30~39", "gender": "male",
+            },
+            "service_terms": [{"tag": "service", "required": True}, {"tag": "privacy", "required": True}, {"tag": "marketing"}],
+        },
+    )  # fmt: skip
+    if seeded.status != 200:
+        raise ScenarioFailed(f"the fake did not issue a Kakao Login code: HTTP {seeded.status}")
+    code = seeded.body["code"]
+    state = f"sim-{int(time.time())}"
+    answer = browser.call(
+        "Kakao Sync redirect URI",
+        "GET",
+        redirect_uri,
+        params={"code": code, "state": state, "continue": CONTINUE_URL},
+    )
+    if answer.status != 302 or answer.headers.get("Location") != CONTINUE_URL:
+        raise ScenarioFailed(
+            f"Kakao Sync: expected 302 to {CONTINUE_URL}, got HTTP {answer.status} {excerpt(answer.body, 200)}"
+        )
+    fake = FakeControl(target.fake_url)
+    token_calls = [c for c in fake.calls("oauth_token") if c["params"].get("code") == code]
+    if len(token_calls) != 1 or token_calls[0]["params"].get("client_id") != target.rest_api_key:
+        raise ScenarioFailed(
+            f"Kakao Sync: our server exchanged the code {len(token_calls)} times (expected once, with our REST API key)"
+        )
+    after = token_calls[0]["at"]
+    me = [c for c in fake.calls("user_me") if c["at"] >= after]
+    terms = [c for c in fake.calls("service_terms") + fake.calls("service_terms_v1") if c["at"] >= after]
+    if not me or not terms:
+        raise ScenarioFailed("Kakao Sync: our server did not read /v2/user/me and the service terms")
+    _say(
+        printer,
+        f"    ✓ signed up app user {buyer.app_user_id}: code exchanged once, user and terms read, back to Kakao",
+    )
+
+
+# --- option plugin -------------------------------------------------------------------------------
+
+
+def option_lookup(kakao: Channel, target: Target, buyer: Buyer, product_id: str | None = None) -> dict:
+    """Option T1: the tree Kakao shows in the option sheet."""
+    ex = kakao.call("option T1", "GET", target.plugin_url("options"), params={"id": product_id or target.product_id},
+                    headers=buyer.headers(), show_answer=False)  # fmt: skip
+    if ex.envelope_status != 200 or not isinstance(ex.data, dict):
+        raise Refused("option T1", ex.envelope_status or ex.status, excerpt(ex.body))
+    tree = ex.data
+    if kakao.printer is not None:
+        kakao.printer.detail(
+            f"    ← {tree.get('name')} ({tree.get('id')}), {tree.get('price', 0):,}원, "
+            f"{len(tree.get('option_groups') or [])} option groups"
+        )
+    return tree
+
+
+def option_select(kakao: Channel, target: Target, buyer: Buyer, choice: Choice) -> str:
+    """Option T2: the buyer's choices; our answer is the order sheet id (temporary order id)."""
+    _say(
+        kakao.printer,
+        f"    buyer picks: {' → '.join(choice.path) or '(no options)'} × {choice.body['quantity']}",
+    )
+    ex = kakao.call("option T2", "POST", target.plugin_url("option"), json_body=choice.body, headers=buyer.headers(),
+                    show_body=False)  # fmt: skip
+    if ex.envelope_status != 200 or not isinstance(ex.data, str):
+        raise Refused(
+            "option T2", ex.envelope_status or ex.status, (ex.body or {}).get("message", excerpt(ex.body))
+        )
+    return ex.data
+
+
+def option_plugin(
+    kakao: Channel, target: Target, buyer: Buyer, product_id: str | None = None
+) -> tuple[str, Choice]:
+    tree = option_lookup(kakao, target, buyer, product_id)
+    choice = choose(tree)
+    return option_select(kakao, target, buyer, choice), choice
+
+
+def order_sheet_for_payment_only(
+    kakao: Channel, target: Target, buyer: Buyer, printer: Printer | None = None
+) -> str:
+    """Scenario 9.2.3 launches the payment plugin with an order sheet that exists before Kakao
+    calls T1 (the merchant's chatbot or shop made it).  The merchant API that creates one
+    (issue 8) is built on another branch: until it is here, the sheet is made through option T2.
+    Switching to the merchant API is this one function."""
+    _say(printer, "    (the order sheet is made through option T1/T2 until the merchant API exists)")
+    sheet_id, _ = option_plugin(kakao, target, buyer)
+    return sheet_id
+
+
+# --- one-click payment ---------------------------------------------------------------------------
+
+
+@dataclass
+class Payment:
+    sheet_id: str
+    t1: dict = field(default_factory=dict)
+    tid: str = ""
+    pg_token: str = ""
+    status: str = ""  # T4's final order_status
+    message: str = ""
+    polls: int = 0
+
+    @property
+    def partner_order_id(self) -> str:
+        return self.t1.get("partner_order_id", "")
+
+
+def _unwrap_relay(url: str) -> str:
+    """Kakao's approval relay forwards to the merchant's approval URL with the same query."""
+    parts = urllib.parse.urlsplit(url)
+    if (parts.hostname, parts.path) != APPROVAL_RELAY:
+        return url
+    query = urllib.parse.parse_qs(parts.query)
+    inner = query.pop("approval_url", [""])[0]
+    extra = urllib.parse.urlencode({k: v[0] for k, v in query.items()})
+    return inner + ("&" if "?" in inner else "?") + extra if extra else inner
+
+
+READY_FIELDS = (
+    "cid", "cid_secret", "partner_order_id", "partner_user_id", "item_name", "item_code", "quantity",
+    "total_amount", "tax_free_amount", "vat_amount", "approval_url", "cancel_url", "fail_url", "payment_method_type",
+)  # fmt: skip
+
+
+def pay(
+    kakao: Channel,
+    browser: Channel,
+    target: Target,
+    buyer: Buyer,
+    sheet_id: str,
+    *,
+    authorize: str = "ok",
+    printer: Printer | None = None,
+) -> Payment:
+    """One-click payment, as Kakao drives it: T1 → KakaoPay ready (Kakao, with our T1 data) → T2
+    → T4 polled every 0.5 s from then on, while the buyer authorizes at KakaoPay and KakaoPay's
+    approval redirect reaches our T3 → until T4 answers S or F."""
+    payment = Payment(sheet_id=sheet_id)
+    t1 = kakao.call("payment T1", "GET", target.plugin_url("ordersheet"),
+                    params={"ordersheet_id": sheet_id, "relay_id": buyer.relay_id or ""}, headers=buyer.headers(),
+                    show_answer=False)  # fmt: skip
+    if t1.envelope_status != 200 or not isinstance(t1.data, dict):
+        raise Refused(
+            "payment T1", t1.envelope_status or t1.status, (t1.body or {}).get("message", excerpt(t1.body))
+        )
+    payment.t1 = d = t1.data
+    _say(printer, f"    ← order {d['partner_order_id'][:14]}… {d['item_name']} × {d['quantity']}: "
+                  f"{d['total_amount']:,}원 (VAT {d.get('vat_amount', 0):,}), cid {d['cid']}")  # fmt: skip
+
+    ready = kakao.call(
+        "KakaoPay ready (Kakao → fake)", "POST", target.fake("/v1/payment/ready"),
+        form={k: d[k] for k in READY_FIELDS if d.get(k) not in (None, "")},
+        headers={"Authorization": f"KakaoAK {d['rest_api_key']}"}, show_body=False, show_answer=False,
+    )  # fmt: skip
+    if ready.status != 200 or "tid" not in (ready.body or {}):
+        raise ScenarioFailed(f"KakaoPay ready refused our T1 data: HTTP {ready.status} {excerpt(ready.body)}")
+    payment.tid = ready.body["tid"]
+    _say(printer, f"    ← tid {payment.tid}")
+
+    body = {"partner_order_id": d["partner_order_id"], "tid": payment.tid, "shipping_address": ADDRESS}
+    if buyer.relay_id:
+        body["relay_id"] = buyer.relay_id
+    t2 = kakao.call(
+        "payment T2", "POST", target.plugin_url("order_approve"), json_body=body, headers=buyer.headers()
+    )
+    if t2.envelope_status != 200:
+        raise Refused(
+            "payment T2", t2.envelope_status or t2.status, (t2.body or {}).get("message", excerpt(t2.body))
+        )
+
+    # T4 starts right after T2 (guide 6.2.1) and goes on every 0.5 s; the buyer authorizes meanwhile.
+    started = time.monotonic()
+    authorized = False
+    while True:
+        poll_at = time.monotonic()
+        payment.polls += 1
+        t4 = kakao.call(f"payment T4 #{payment.polls}", "GET", target.plugin_url("order_status"),
+                        params={"order_id": d["partner_order_id"], "relay_id": buyer.relay_id or ""},
+                        headers=buyer.headers())  # fmt: skip
+        status = (t4.data or {}).get("order_status") if t4.envelope_status == 200 else None
+        if status is None:
+            raise ScenarioFailed(f"payment T4: {excerpt(t4.body)}")
+        if status in ("S", "F", "C"):
+            payment.status, payment.message = status, (t4.data or {}).get("message", "")
+            break
+        if time.monotonic() - started > target.t4_timeout:
+            raise ScenarioFailed(
+                f"payment T4 still W after {target.t4_timeout:.0f} s ({payment.polls} polls)"
+            )
+        if not authorized:
+            authorized = True
+            _buyer_authorizes(kakao, browser, target, payment, authorize, printer)
+        time.sleep(max(0.0, target.t4_interval - (time.monotonic() - poll_at)))
+    _say(
+        printer,
+        f"    ← T4 {payment.status}{' ' + payment.message if payment.message else ''} after {payment.polls} polls",
+    )
+    return payment
+
+
+def _buyer_authorizes(kakao: Channel, browser: Channel, target: Target, payment: Payment, result: str,
+                      printer: Printer | None) -> None:  # fmt: skip
+    auth = kakao.call("buyer authorizes at KakaoPay (fake)", "POST", target.fake("/kakaopay-sim/authorize"),
+                      json_body={"tid": payment.tid, "result": result})  # fmt: skip
+    if auth.status != 200:
+        raise ScenarioFailed(f"the fake KakaoPay did not authorize {payment.tid}: HTTP {auth.status}")
+    payment.pg_token = auth.body.get("pg_token") or ""
+    url = _unwrap_relay(auth.body["redirect_url"])
+    label = "payment T3 (approval redirect)" if result == "ok" else f"KakaoPay {result} redirect"
+    t3 = browser.call(label, "GET", url)
+    if t3.envelope_status != 200:
+        raise ScenarioFailed(f"{label}: {excerpt(t3.body)}")
+
+
+def verify_charged_once(target: Target, payment: Payment) -> None:
+    """At the fake KakaoPay: exactly one approve call for this tid, approved for T1's total."""
+    fake = FakeControl(target.fake_url)
+    calls = [c for c in fake.calls("approve") if c["params"].get("tid") == payment.tid]
+    tid = fake.state().get("kakaopay", {}).get("tids", {}).get(payment.tid) or {}
+    if len(calls) != 1 or tid.get("approvals") != 1:
+        raise ScenarioFailed(
+            f"KakaoPay saw {len(calls)} approve calls and {tid.get('approvals')} approvals for {payment.tid}"
+        )
+    if tid.get("status") != "SUCCESS_PAYMENT" or tid.get("total_amount") != payment.t1["total_amount"]:
+        raise ScenarioFailed(
+            f"KakaoPay has {payment.tid} {tid.get('status')} for {tid.get('total_amount')}원"
+        )
+    if calls[0]["params"].get("pg_token") != payment.pg_token:
+        raise ScenarioFailed("our server approved with another pg_token than KakaoPay issued")
+
+
+# --- OTP callbacks -------------------------------------------------------------------------------
+
+
+def otp_callback(
+    kakao: Channel,
+    target: Target,
+    buyer: Buyer,
+    *,
+    kind: str,
+    callback: str,
+    data: dict | None = None,
+    images: int = 0,
+    body_extra: dict | None = None,
+) -> tuple[str, str]:
+    """Kakao's callback: seed the OTP at the fake, POST its URL to our callback, expect 200.
+    Returns the OTP token and URL."""
+    seed: dict[str, Any] = {"kind": kind, "rest_api_key": target.rest_api_key, "data": data or {}}
+    if images:
+        seed["images"] = images
+    seeded = kakao.call(
+        f"seed {kind} OTP (fake)", "POST", target.fake("/fake/otp"), json_body=seed, show_body=False
+    )
+    if seeded.status != 200:
+        raise ScenarioFailed(f"the fake refused the OTP seed: HTTP {seeded.status} {excerpt(seeded.body)}")
+    otp_url, token = seeded.body["url"], seeded.body["token"]
+    answer = kakao.call(f"{callback} callback", "POST", target.plugin_url(callback),
+                        json_body={"otp": otp_url, **(body_extra or {})}, headers=buyer.headers())  # fmt: skip
+    if answer.status != 200 or answer.body != {"status": 200}:
+        raise ScenarioFailed(f"{callback} callback answered HTTP {answer.status} {excerpt(answer.body)}")
+    return token, otp_url
+
+
+def wait_for_fake_calls(target: Target, op: str, match, *, count: int = 1, printer: Printer | None = None,
+                        what: str = "") -> list[dict]:  # fmt: skip
+    """Wait until the fake has seen ``count`` calls of ``op`` matching ``match(call)`` (our server's
+    background work: the OTP fetch and image downloads run after the callback is answered)."""
+    fake = FakeControl(target.fake_url)
+    deadline = time.monotonic() + target.async_timeout
+    while True:
+        calls = [c for c in fake.calls(op) if match(c)]
+        if len(calls) >= count:
+            _say(printer, f"    ✓ fake saw {what or op}: {len(calls)} call(s)")
+            return calls
+        if time.monotonic() > deadline:
+            raise ScenarioFailed(
+                f"after {target.async_timeout:.0f} s the fake saw {len(calls)} of {count} {what or op} calls"
+            )
+        time.sleep(0.1)

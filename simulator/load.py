@@ -1,0 +1,272 @@
+"""The flash sale: N buyers at once for a product with M units, each through the full payment flow.
+
+Every buyer is a KakaoTalk user of scenario 9.2.4 without the sign-up: option T1 → option T2 →
+payment T1 → KakaoPay ready → payment T2 → T4 polled every 0.5 s while the buyer authorizes at
+KakaoPay and the approval redirect reaches T3 → S or F.  All buyers start together (a barrier).
+
+What is counted, and where from:
+- successes / failures: T4's final answer (or the refusal a buyer got first: option T2 400 "품절",
+  payment T2 300, ...), failures grouped by message;
+- **oversold units**: units KakaoPay holds as charged (the fake's state per tid: approved and not
+  cancelled) beyond the stock M: must be 0;
+- **double charges**: orders with more than one approve call or approval at the fake: must be 0;
+- **answer mismatches**: a buyer told S whose payment is not charged, or told F whose payment is
+  charged: must be 0;
+- errors: transport errors and 5xx answers (a server that cannot answer is a failure too);
+- the stock left as option T1 shows it afterwards (must be M − units sold);
+- latency percentiles per step and per buyer (first request to T4's final answer).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from fakekakao.control import FakeControl
+
+from .flows import Buyer, Payment, Refused, option_lookup, option_select, pay
+from .http import Channel, Printer, ScenarioFailed, Timings, percentile
+from .options import NoChoice, choose
+from .target import Target
+
+
+@dataclass
+class Outcome:
+    buyer: Buyer
+    status: str = ""  # S, F, C, refused, error
+    reason: str = ""
+    payment: Payment | None = None
+    ms: float = 0.0
+
+
+@dataclass
+class LoadReport:
+    buyers: int
+    stock: int
+    successes: int = 0
+    failures: int = 0
+    errors: int = 0
+    oversold: int = 0
+    double_charges: int = 0
+    mismatches: int = 0
+    charged_units: int = 0
+    stock_left: int | None = None
+    reasons: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def expected_successes(self) -> int:
+        return min(self.buyers, self.stock)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+class Progress:
+    """A plain-text progress bar: redrawn in place on a terminal, a line per 10 % otherwise."""
+
+    def __init__(self, printer: Printer, total: int, width: int = 40):
+        self.printer, self.total, self.width = printer, total, width
+        self.done = 0
+        self.counts: Counter = Counter()
+        self.lock = threading.Lock()
+        self.last_decile = -1
+
+    def tick(self, status: str) -> None:
+        with self.lock:
+            self.done += 1
+            self.counts[status] += 1
+            filled = self.width * self.done // self.total
+            bar = "#" * filled + "-" * (self.width - filled)
+            text = (f"  [{bar}] {self.done}/{self.total} buyers  S {self.counts['S']}  "
+                    f"F {self.done - self.counts['S'] - self.counts['error']}  errors {self.counts['error']}")  # fmt: skip
+            if self.printer.tty:
+                self.printer.raw("\r" + text + ("\n" if self.done == self.total else ""))
+            else:
+                decile = 10 * self.done // self.total
+                if decile != self.last_decile:
+                    self.last_decile = decile
+                    self.printer.line(text)
+
+
+def _buyer(
+    target: Target, buyer: Buyer, product_id: str, timings: Timings, start: threading.Barrier
+) -> Outcome:
+    outcome = Outcome(buyer)
+    kakao, browser = Channel(target, timings=timings), Channel(target, timings=timings)
+    try:
+        start.wait()
+        began = time.perf_counter()
+        try:
+            tree = option_lookup(kakao, target, buyer, product_id)
+            # T2 decides on stock: T1's count may lag a stock reset made by another process on the
+            # embedded default (per-process cache), and in a flash sale it is stale within seconds.
+            sheet = option_select(kakao, target, buyer, choose(tree, skip_sold_out=False))
+            outcome.payment = payment = pay(kakao, browser, target, buyer, sheet)
+            outcome.status, outcome.reason = payment.status, payment.message
+        except NoChoice as exc:
+            outcome.status, outcome.reason = "refused", f"option T1: {exc}"
+        except Refused as exc:
+            outcome.status, outcome.reason = "refused", f"{exc.step}: {exc.message}"
+        except ScenarioFailed as exc:
+            outcome.status, outcome.reason = "error", str(exc)[:200]
+        outcome.ms = (time.perf_counter() - began) * 1000
+    finally:
+        kakao.close()
+        browser.close()
+    return outcome
+
+
+def flash_sale(
+    target: Target,
+    printer: Printer,
+    *,
+    buyers: int,
+    stock: int,
+    product_id: str,
+    concurrency: int | None = None,
+) -> LoadReport:
+    """Run ``buyers`` buyers against ``product_id`` whose stock was set to ``stock`` beforehand."""
+    concurrency = min(buyers, concurrency or buyers)
+    printer.line(f"\n== flash sale: {buyers} buyers, {stock} units of {product_id}, {concurrency} at once, "
+                 f"T4 every {target.t4_interval} s")  # fmt: skip
+    base = random.randint(10**8, 10**9 - 10**6)
+    run = f"{random.randint(0, 16**6):06x}"
+    people = [Buyer(app_user_id=str(base + i), relay_id=f"sim-{run}-flash-{i}") for i in range(buyers)]
+    timings = Timings()
+    outcomes: list[Outcome] = []
+    progress = Progress(printer, buyers)
+    lock = threading.Lock()
+    queue = list(people)
+    barrier = threading.Barrier(concurrency)
+
+    def worker() -> None:
+        first = True
+        while True:
+            with lock:
+                if not queue:
+                    break
+                buyer = queue.pop(0)
+            gate = barrier if first else threading.Barrier(1)
+            first = False
+            try:
+                outcome = _buyer(target, buyer, product_id, timings, gate)
+            except Exception as exc:  # never lose a buyer to a simulator bug
+                outcome = Outcome(buyer, "error", f"{exc.__class__.__name__}: {exc}")
+            with lock:
+                outcomes.append(outcome)
+            progress.tick(outcome.status if outcome.status in ("S", "error") else "F")
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, name=f"buyer-{i}", daemon=True) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = LoadReport(buyers=buyers, stock=stock, seconds=time.monotonic() - started)
+    _count(target, report, outcomes, product_id)
+    _print(printer, report, outcomes, timings)
+    return report
+
+
+def _count(target: Target, report: LoadReport, outcomes: list[Outcome], product_id: str) -> None:
+    for o in outcomes:
+        if o.status == "S":
+            report.successes += 1
+        elif o.status == "error":
+            report.errors += 1
+            report.reasons[f"error: {o.reason}"] += 1
+        else:
+            report.failures += 1
+            report.reasons[o.reason or o.status] += 1
+
+    fake = FakeControl(target.fake_url)
+    tids = fake.state().get("kakaopay", {}).get("tids", {})
+    ours = {o.payment.tid: o for o in outcomes if o.payment and o.payment.tid}
+    approve_calls: Counter = Counter()
+    for call in fake.calls("approve"):
+        if call["params"].get("tid") in ours:
+            approve_calls[call["params"].get("partner_order_id")] += 1
+    approvals: dict[str, int] = defaultdict(int)
+    for tid, o in ours.items():
+        t = tids.get(tid) or {}
+        approvals[o.payment.partner_order_id] += int(t.get("approvals") or 0)
+        charged = t.get("status") in ("SUCCESS_PAYMENT", "PART_CANCEL_PAYMENT")
+        if charged:
+            report.charged_units += int(t.get("quantity") or 1)
+        if (o.status == "S") != charged:
+            report.mismatches += 1
+    report.double_charges = sum(
+        1 for order in set(approve_calls) | set(approvals) if approve_calls[order] > 1 or approvals[order] > 1
+    )
+    report.oversold = max(0, report.charged_units - report.stock)
+
+    reader = Channel(target)
+    try:
+        tree = option_lookup(reader, target, Buyer(app_user_id=None), product_id)
+        stocks = [o.get("stock") for g in tree.get("option_groups") or [] for s in g.get("option_sub_groups") or []
+                  for o in s.get("options") or [] if o.get("stock") is not None]  # fmt: skip
+        report.stock_left = sum(stocks) if stocks else None
+    except ScenarioFailed as exc:
+        report.problems.append(f"option T1 after the sale: {exc}")
+    finally:
+        reader.close()
+
+    if report.oversold:
+        report.problems.append(f"{report.oversold} units oversold")
+    if report.double_charges:
+        report.problems.append(f"{report.double_charges} orders charged or approved more than once")
+    if report.mismatches:
+        report.problems.append(f"{report.mismatches} buyers told another outcome than KakaoPay holds")
+    if report.errors:
+        report.problems.append(f"{report.errors} buyers got no usable answer (transport error or 5xx)")
+    if report.successes != report.expected_successes:
+        report.problems.append(f"{report.successes} successes, expected {report.expected_successes}")
+    if report.stock_left is not None and report.stock_left != report.stock - report.charged_units:
+        report.problems.append(
+            f"option T1 shows {report.stock_left} left, expected {report.stock - report.charged_units}"
+        )
+
+
+def _print(printer: Printer, report: LoadReport, outcomes: list[Outcome], timings: Timings) -> None:
+    line = printer.line
+    line(f"  buyers:          {report.buyers} in {report.seconds:.1f} s")
+    line(f"  successes:       {report.successes}  (T4 S; expected {report.expected_successes})")
+    line(f"  failures:        {report.failures}")
+    for reason, n in report.reasons.most_common(6):
+        line(f"                   {n:>5} × {reason}")
+    line(f"  errors:          {report.errors}")
+    line(f"  units charged:   {report.charged_units} of {report.stock}  (KakaoPay, net of cancels)")
+    line(
+        f"  stock left:      {report.stock_left if report.stock_left is not None else '-'}  (option T1 after the sale)"
+    )
+    line(f"  oversold units:  {report.oversold}")
+    line(f"  double charges:  {report.double_charges}")
+    line(f"  answer mismatches: {report.mismatches}  (told S but not charged, or told F but charged)")
+    buyers_ms = [o.ms for o in outcomes if o.ms]
+    line("  latency (ms)                p50     p95     p99     max       n")
+    rows = [("buyer, first call to S/F", buyers_ms)]
+    shown = {"option T1": "option T1", "option T2": "option T2", "payment T1": "payment T1",
+             "KakaoPay ready (Kakao → fake)": "KakaoPay ready (fake)", "payment T2": "payment T2",
+             "payment T3 (approval redirect)": "payment T3"}  # fmt: skip
+    rows += [(short, timings.ms.get(label, [])) for label, short in shown.items()]
+    t4 = [ms for label, values in timings.ms.items() if label.startswith("payment T4") for ms in values]
+    rows.append(("payment T4 (every poll)", t4))
+    for label, values in rows:
+        if values:
+            line(f"  {label:<25} {percentile(values, 50):>7.0f} {percentile(values, 95):>7.0f} "
+                 f"{percentile(values, 99):>7.0f} {max(values):>7.0f} {len(values):>7}")  # fmt: skip
+    polls = [o.payment.polls for o in outcomes if o.payment and o.payment.polls]
+    if polls:
+        line(f"  T4 polls per paying buyer: median {percentile(polls, 50):.0f}, max {max(polls)}")
+    verdict = "PASS" if report.passed else "FAIL"
+    line(f"{verdict}  flash sale: {report.successes} successes, {report.oversold} oversold, "
+         f"{report.double_charges} double charges ({report.buyers} buyers, {report.stock} units)"
+         + ("" if report.passed else "  ← " + "; ".join(report.problems)))  # fmt: skip
+    sys.stdout.flush()

@@ -1,0 +1,299 @@
+"""End to end: the Kakao simulator's scenarios and its flash sale against a live server.
+
+The server is pytest-django's ``live_server`` (a real HTTP server in a thread of this process), Kakao
+and KakaoPay are the fake (``fake_kakao``), and the simulator talks to both over HTTP only, as
+``manage.py kakao_simulate`` does.  With PostgreSQL and Redis (CI) the server's tasks run on a real
+Celery worker; on the embedded default (SQLite) they run in-process.  Afterwards the tests check in
+the database what the simulator could only see from outside.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
+from catalog.models import Option, StockHold
+from catalog.services import option_tree_import
+from kakaoplugin.models import Customer
+from orders.models import Order
+from simulator.http import Printer
+from simulator.options import choose
+from simulator.scenarios import NAMES, run_scenarios
+from simulator.target import Target
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEMO_PRODUCT = Path(__file__).resolve().parent.parent / "catalog" / "fixtures" / "demo_product.json"
+
+
+@pytest.fixture
+def tasks(request, settings) -> str:
+    """Where the server's tasks run: a real worker on PostgreSQL + Redis, in-process otherwise."""
+    if connection.vendor == "postgresql" and settings.CELERY_BROKER_URL:
+        request.getfixturevalue("celery_worker")
+        return "worker"
+    request.getfixturevalue("eager_tasks")
+    return "in-process"
+
+
+@pytest.fixture
+def shop(kakao_app, live_server, fake_kakao, tasks, settings, tmp_path):
+    """The demo product on sale, Kakao's URLs on the live server, the fake reset."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.MEDIA_ROOT = tmp_path / "media"
+    option_tree_import(
+        data=json.loads(DEMO_PRODUCT.read_text(encoding="utf-8")),
+        product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
+    )
+    return kakao_app
+
+
+def simulate(shop, live_server, fake_kakao, *args: str, **options) -> str:
+    out = io.StringIO()
+    try:
+        call_command(
+            "kakao_simulate",
+            *args,
+            app=shop.name,
+            base=live_server.url,
+            fake=fake_kakao.url,
+            stdout=out,
+            **options,
+        )
+    except CommandError as exc:
+        exc.output = out.getvalue()
+        raise
+    return out.getvalue()
+
+
+def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kakao, tasks):
+    output = simulate(shop, live_server, fake_kakao)
+
+    for guide, title in (
+        ("9.2.1", "옵션선택 플러그인"),
+        ("9.2.2", "카카오싱크 + 옵션선택"),
+        ("9.2.3", "카카오싱크 + 원클릭결제"),
+        ("9.2.4", "카카오싱크 + 옵션선택 + 원클릭결제"),
+        ("callback", "개인정보이용 콜백"),
+        ("callback", "위치전송 콜백"),
+        ("callback", "이미지보안전송 콜백"),
+    ):
+        assert f"PASS  [{guide}] {title}: " in output, output
+    assert "FAIL" not in output and "7/7 scenarios passed" in output
+    # each step is printed readably, T4 polls included, and the plugin key never is
+    assert "→ option T1: GET /plugin/<key>/options?id=101:10013529" in output
+    assert re.search(r"→ payment T4 #1: GET /plugin/<key>/order/status\?order_id=po_", output)
+    assert '"order_status":"W"' in output and '"order_status":"S"' in output
+    assert shop.plugin_key not in output
+
+    # what the server did, seen from inside
+    paid = Order.objects.filter(kakao_app=shop, status=Order.Status.PAID)
+    assert paid.count() == 2
+    assert sorted(o.relay_id.split("-", 2)[-1] for o in paid) == ["sync-option-payment", "sync-payment"]
+    for order in paid:
+        assert order.approved_amount == order.total_amount and order.app_user_id
+        assert Customer.objects.filter(
+            kakao_app=shop, app_user_id=order.app_user_id
+        ).exists()  # signed up first
+    assert len(fake_kakao.calls("approve")) == 2
+    signups = KakaoSyncSignup.objects.filter(kakao_app=shop)
+    assert signups.count() == 3 and set(signups.values_list("status", flat=True)) == {
+        KakaoSyncSignup.Status.DONE
+    }
+    events = {e.kind: e for e in CallbackEvent.objects.filter(kakao_app=shop)}
+    assert set(events) == {"onetimeprofile", "current_location", "secure_image"}
+    assert {e.status for e in events.values()} == {CallbackEvent.Status.PROCESSED}
+    profile_user = events["onetimeprofile"].raw_response["app_user_id"]
+    assert MemberProfile.objects.get(customer__app_user_id=str(profile_user)).nickname == "라이언"
+    assert LocationRecord.objects.get(event=events["current_location"]).road_address_name.startswith(
+        "경기도 성남시"
+    )
+    images = SecureImage.objects.filter(image_set__event=events["secure_image"])
+    assert images.count() == 2 and {i.status for i in images} == {SecureImage.Status.STORED}
+
+
+def test_a_failing_scenario_prints_fail_and_exits_non_zero(shop, live_server, fake_kakao, tasks):
+    fake_kakao.fault("approve", "decline", message="카드 한도가 초과되었습니다.")
+    with pytest.raises(CommandError) as caught:
+        simulate(shop, live_server, fake_kakao, scenario=["sync-payment", "profile"])
+    assert caught.value.returncode == 1
+    assert "sync-payment" in str(caught.value)
+    output = caught.value.output
+    assert "FAIL  [9.2.3] 카카오싱크 + 원클릭결제: T4 ended F 카드 한도가 초과되었습니다." in output
+    assert "PASS  [callback] 개인정보이용 콜백" in output  # the next scenario still runs
+    assert "1/2 scenarios passed" in output
+
+
+def test_flash_sale_sells_exactly_the_stock(shop, live_server, fake_kakao, tasks):
+    # On SQLite the live server shares this process's one in-memory connection between its
+    # threads, so its buyers go one at a time there; on PostgreSQL all 30 run at once.
+    concurrency = 30 if connection.vendor == "postgresql" else 1
+    output = simulate(shop, live_server, fake_kakao, buyers=30, stock=5, concurrency=concurrency)
+
+    assert "PASS  flash sale: 5 successes, 0 oversold, 0 double charges (30 buyers, 5 units)" in output, (
+        output
+    )
+    assert re.search(r"successes:\s+5 ", output) and re.search(r"errors:\s+0\n", output)
+    assert re.search(r"failures:\s+25\n", output)
+    assert re.search(r"\[#{40}\] 30/30 buyers", output)  # the progress bar reached the end
+    assert re.search(
+        r"payment T4 \(every poll\)\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+", output
+    )  # latency percentiles
+
+    option = Option.objects.get(product__code="sim:flash-sale")
+    assert option.stock == 0
+    sold = Order.objects.filter(status=Order.Status.PAID, lines__catalog_option=option).distinct()
+    assert sold.count() == 5
+    assert StockHold.objects.filter(option=option, state=StockHold.State.SOLD).count() == 5
+    assert not StockHold.objects.filter(option=option, state=StockHold.State.HELD).exists()
+    approves = [
+        c
+        for c in fake_kakao.calls("approve")
+        if c["params"]["partner_order_id"] in {o.partner_order_id for o in sold}
+    ]
+    assert (
+        len(approves) == 5 and len(fake_kakao.calls("approve")) == 5
+    )  # once per sold order, never for the others
+
+
+def test_flash_sale_stock_is_not_reset_under_unfinished_payments(shop, live_server, fake_kakao, tasks):
+    from demo.services import flash_sale_product_set
+
+    product = flash_sale_product_set(stock=1)
+    option = Option.objects.get(product=product)
+    StockHold.objects.create(
+        reference="po_unfinished", option=option, quantity=1, expires_at="2999-01-01T00:00:00Z"
+    )
+    with pytest.raises(CommandError, match="1 units of sim:flash-sale are still held by unfinished payments"):
+        simulate(shop, live_server, fake_kakao, buyers=2, stock=1)
+
+
+def test_the_buyer_follows_the_related_chain_and_answers_questions():
+    tree = {
+        "id": "P", "name": "상품", "price": 1000,
+        "option_groups": [
+            {"id": "size", "name": "사이즈", "type": "SELECT", "option_sub_groups": [{"id": "size", "options": [
+                {"id": "S", "value": "S", "stock": 0, "relate_option_groups": [{"group_id": "color", "sub_group_id": "S:color"}]},
+                {"id": "M", "value": "M", "relate_option_groups": [{"group_id": "color", "sub_group_id": "M:color"}]},
+            ]}]},
+            {"id": "color", "name": "색상", "type": "SELECT", "option_sub_groups": [
+                {"id": "S:color", "options": [{"id": "R", "value": "빨강", "add_price": 100}]},
+                {"id": "M:color", "options": [{"id": "B", "value": "파랑", "add_price": 200, "extra": "SKU-MB",
+                                               "added_option_groups": [{"id": "wrap", "name": "포장", "type": "SELECT",
+                                                                        "option_sub_groups": [{"id": "wrap", "options": [{"id": "Y", "value": "선물포장", "add_price": 50}]}]}]}]},
+            ]},
+            {"id": "phone", "name": "연락처", "type": "NUMBERS", "min_length": 10, "max_length": 11},
+            {"id": "memo", "name": "메모", "type": "TEXT", "required": False},
+        ],
+    }  # fmt: skip
+    choice = choose(tree)
+    assert choice.body["option_groups"] == [
+        {"option_group_id": "size", "option_id": "M", "add_price": 0},  # S is sold out
+        {"option_group_id": "color", "option_id": "B", "add_price": 200, "extra": "SKU-MB"},
+        {"option_group_id": "phone", "text": "0111111111"},
+        {"option_group_id": "wrap", "option_id": "Y", "add_price": 50},  # added groups come after
+    ]
+    assert choice.body["price"] == 1000 and choice.body["quantity"] == 1 and choice.unit_price == 1250
+    assert choose(tree, skip_sold_out=False).body["option_groups"][0]["option_id"] == "S"
+
+
+def test_scenarios_can_be_run_without_django_knowing(shop, live_server, fake_kakao):
+    """The simulator needs nothing but URLs and keys (it imports nothing of the apps)."""
+    import simulator.flows
+    import simulator.load
+    import simulator.scenarios
+
+    for module in (simulator.flows, simulator.load, simulator.scenarios):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        assert not re.search(
+            r"^(from|import) (django|kakaoplugin|catalog|orders|callbacks|demo)\b", source, re.M
+        )
+    lines: list[str] = []
+    target = Target(base_url=live_server.url, plugin_key=shop.plugin_key, fake_url=fake_kakao.url,
+                    rest_api_key=shop.rest_api_key)  # fmt: skip
+    results = run_scenarios(target, Printer(lines.append, verbose=False, tty=False), ["option", "location"])
+    assert [r.passed for r in results] == [True, True], "".join(lines)
+    assert set(NAMES) >= {r.scenario.name for r in results}
+
+
+# --- the README's run command, as a newcomer runs it ---------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_path):
+    """``bin/run`` on the embedded default (SQLite, tasks in-process, runserver), in a fresh
+    VAR_DIR: every scenario passes before it serves; then a concurrent flash sale against it."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    port, fake_port = _free_port(), _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_"))
+    }
+    env |= {
+        "VAR_DIR": str(tmp_path / "var"),
+        "PORT": str(port),
+        "FAKE_PORT": str(fake_port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "bin-run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["bin/run"], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "until Ctrl-C" not in log.read_text(encoding="utf-8", errors="replace"):
+            assert proc.poll() is None, log.read_text(encoding="utf-8", errors="replace")
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8", errors="replace")
+            time.sleep(0.5)
+        text = log.read_text(encoding="utf-8")
+        assert "7/7 scenarios passed" in text and "FAIL" not in text, text
+        assert "every scenario passed" in text
+        assert f"admin:        http://127.0.0.1:{port}/admin/   (user admin / password admin)" in text
+        assert "tasks:        in-process" in text and "Django's runserver" in text
+
+        sale = subprocess.run(
+            [".venv/bin/python", "manage.py", "kakao_simulate", "--base", f"http://127.0.0.1:{port}",
+             "--fake", f"http://127.0.0.1:{fake_port}", "--buyers", "30", "--stock", "5"],
+            cwd=root, env=env, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert sale.returncode == 0, sale.stdout + sale.stderr
+        assert (
+            "PASS  flash sale: 5 successes, 0 oversold, 0 double charges (30 buyers, 5 units)" in sale.stdout
+        )
+        assert "30 at once" in sale.stdout
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_kakaos_approval_relay_is_followed_to_our_t3():
+    from urllib.parse import quote
+
+    from simulator.flows import _unwrap_relay
+
+    ours = "https://shop.example.com/plugin/k/kakaopay/approval?order=abc"
+    relayed = f"https://talk-plugin.kakao.com/kakaopay/callback?approval_url={quote(ours, safe='')}&partner_order_id=po_1&pg_token=t"
+    assert _unwrap_relay(relayed) == ours + "&partner_order_id=po_1&pg_token=t"
+    assert _unwrap_relay(ours) == ours
