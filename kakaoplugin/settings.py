@@ -99,7 +99,10 @@ WSGI_APPLICATION = "kakaoplugin.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Off by default: a health check is one more round trip (SELECT 1) on every request, on T4 too,
+# which Kakao polls every 0.5 s per buyer. A connection broken by a database restart fails one
+# request and is then replaced (Django closes a connection that errored; T4 also retries once).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Concurrent writers (a worker thread beside the web thread) wait instead of failing.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from .models import Order
 
@@ -12,13 +12,24 @@ _T4_SQL = (
 )
 
 
+def _t4_fetch(partner_order_id: str, kakao_app_id: int):
+    with connection.cursor() as cursor:
+        cursor.execute(_T4_SQL, [partner_order_id, kakao_app_id])
+        return cursor.fetchone()
+
+
 def order_status_row(*, kakao_app_id: int, partner_order_id: str) -> tuple[str, str | None, str] | None:
     """T4's one query (unique index on partner_order_id): (W/S/F/C, owner app user id, message)."""
     # Plain SQL: the hottest path in the system, and the ORM's query building costs about as
-    # much CPU as the indexed lookup itself.
-    with connection.cursor() as cursor:
-        cursor.execute(_T4_SQL, [partner_order_id, kakao_app_id])
-        row = cursor.fetchone()
+    # much CPU as the indexed lookup itself. No per-request health check (CONN_HEALTH_CHECKS is
+    # off): a persistent connection the database dropped is replaced and the query tried again.
+    try:
+        row = _t4_fetch(partner_order_id, kakao_app_id)
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        row = _t4_fetch(partner_order_id, kakao_app_id)
     if row is None:
         return None
     status, owner, message = row

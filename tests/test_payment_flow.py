@@ -236,3 +236,25 @@ def test_twenty_buyers_race_for_five_units(celery_worker, fake_kakao, kakao_app,
     for b, o in zip(buyers, outcomes, strict=True):
         if o == "F":
             assert "품절" in b.t4()["data"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_t4_survives_a_database_connection_dropped_under_it(client, kakao_app, plugin_base):
+    """No per-request health check: T4 replaces a connection the database closed and answers."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("terminating a backend needs PostgreSQL")
+    r = client.get(plugin_base + "order/status", {"order_id": "po_unknown"})
+    assert r.json()["status"] == 300
+    pid = connection.connection.info.backend_pid
+    import psycopg2
+
+    s = connection.settings_dict
+    admin = psycopg2.connect(dbname=s["NAME"], user=s["USER"] or "postgres", host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    admin.close()
+    r = client.get(plugin_base + "order/status", {"order_id": "po_unknown"})
+    assert r.status_code == 200 and r.json()["status"] == 300
