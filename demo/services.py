@@ -1,11 +1,17 @@
-"""Writes of the demo app: the flash-sale product the simulator's load mode sells."""
+"""Writes of the demo app: the flash-sale product the simulator's load mode sells, and the
+merchant API key its chatbot uses."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db.models import Max, Q, Sum
 
 from catalog.models import Product, StockHold
 from catalog.services import option_tree_import
+from kakaoplugin.models import KakaoApp, MerchantApiKey
+from kakaoplugin.services import api_key_create, api_key_revoke
 
 FLASH_PRODUCT = "sim:flash-sale"
 
@@ -58,3 +64,22 @@ def flash_sale_product_set(*, code: str = FLASH_PRODUCT, stock: int) -> Product:
         data=tree,
         product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
     )
+
+
+SIMULATOR_KEY_NAME = "kakao_simulate (one run)"
+
+
+@contextmanager
+def simulator_api_key(*, kakao_app: KakaoApp) -> Iterator[tuple[MerchantApiKey, str]]:
+    """A merchant API key (scope ``orders``) for one simulator run, revoked when the run ends.
+
+    Keys are stored hashed (the plain key is shown once), so a key an earlier run made cannot be
+    read back: each run makes its own and revokes it after, leaving no usable key behind.  A
+    merchant who wants the runs to use a key of theirs passes it (``--api-key``)."""
+    key, plain = api_key_create(
+        kakao_app=kakao_app, name=SIMULATOR_KEY_NAME, scopes=["orders"], created_by="kakao_simulate"
+    )
+    try:
+        yield key, plain
+    finally:
+        api_key_revoke(api_key=key)

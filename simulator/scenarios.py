@@ -4,7 +4,7 @@
 |---|---|---|
 | ``option`` | 9.2.1 | option T1 → T2 (no app user id: the buyer did not consent to provision); a tampered price is refused |
 | ``sync-option`` | 9.2.2 | Kakao Sync sign-up → option T1 → T2 as that member |
-| ``sync-payment`` | 9.2.3 | Kakao Sync → an order sheet made beforehand → payment T1 → ready → T2 → T3 → T4 |
+| ``sync-payment`` | 9.2.3 | Kakao Sync → the merchant's chatbot makes an order sheet (merchant API) and sends its launch link → payment T1 → ready → T2 → T3 → T4 |
 | ``sync-option-payment`` | 9.2.4 | Kakao Sync → option T1 → T2 → payment T1 → ready → T2 → authorize → T3 → T4 |
 | ``profile`` | 개인정보이용 | callback with an OTP URL → our server fetches the profile from the fake |
 | ``location`` | 위치전송 | callback → our server fetches the location (``version=v2``) |
@@ -42,6 +42,7 @@ class Context:
     printer: Printer
     kakao: Channel  # Kakao's servers
     browser: Channel  # the buyer's browser
+    merchant: Channel  # the merchant's own systems (its chatbot), calling the merchant API
     run: str  # a short id of this run, in relay ids
 
     def buyer(self, name: str, *, member: bool = True) -> Buyer:
@@ -55,6 +56,7 @@ class Scenario:
     guide: str
     title: str
     run: Callable[[Context], str]  # returns the PASS summary; raises ScenarioFailed
+    merchant_api: bool = False  # needs ``Target.api_key`` (the merchant's chatbot calls /api/v1/)
 
 
 @dataclass
@@ -113,9 +115,8 @@ def _paid(ctx: Context, buyer: Buyer, sheet: str) -> str:
 def sync_payment(ctx: Context) -> str:
     buyer = ctx.buyer("sync-payment")
     kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
-    sheet = order_sheet_for_payment_only(ctx.kakao, ctx.target, buyer, ctx.printer)
-    ctx.printer.detail(f"    the payment plugin is launched with order sheet {sheet}")
-    return _paid(ctx, buyer, sheet)
+    sheet = order_sheet_for_payment_only(ctx.merchant, ctx.target, buyer, ctx.printer)
+    return f"order sheet {sheet[:12]}… from the merchant API; " + _paid(ctx, buyer, sheet)
 
 
 def sync_option_payment(ctx: Context) -> str:
@@ -186,7 +187,7 @@ def secure_image(ctx: Context) -> str:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("option", "9.2.1", "옵션선택 플러그인", option_alone),
     Scenario("sync-option", "9.2.2", "카카오싱크 + 옵션선택", sync_option),
-    Scenario("sync-payment", "9.2.3", "카카오싱크 + 원클릭결제", sync_payment),
+    Scenario("sync-payment", "9.2.3", "카카오싱크 + 원클릭결제", sync_payment, merchant_api=True),
     Scenario("sync-option-payment", "9.2.4", "카카오싱크 + 옵션선택 + 원클릭결제", sync_option_payment),
     Scenario("profile", "callback", "개인정보이용 콜백", profile),
     Scenario("location", "callback", "위치전송 콜백", location),
@@ -195,14 +196,20 @@ SCENARIOS: tuple[Scenario, ...] = (
 NAMES = tuple(s.name for s in SCENARIOS)
 
 
+def need_merchant_api(names: list[str] | None = None) -> bool:
+    """Whether the named scenarios (all by default) need a merchant API key."""
+    return any(s.merchant_api for s in SCENARIOS if not names or s.name in names)
+
+
 def run_scenarios(target: Target, printer: Printer, names: list[str] | None = None) -> list[Result]:
     """Run the named scenarios (all by default) in order; print each step and a PASS/FAIL line."""
     chosen = [s for s in SCENARIOS if not names or s.name in names]
     ctx = Context(
         target,
         printer,
-        Channel(target, printer),
-        Channel(target, printer),
+        kakao=Channel(target, printer),
+        browser=Channel(target, printer),
+        merchant=Channel(target, printer),
         run=f"{random.randint(0, 16**6):06x}",
     )
     results = []
@@ -222,6 +229,7 @@ def run_scenarios(target: Target, printer: Printer, names: list[str] | None = No
     finally:
         ctx.kakao.close()
         ctx.browser.close()
+        ctx.merchant.close()
     passed = sum(r.passed for r in results)
     printer.line(
         f"\n{passed}/{len(results)} scenarios passed" + ("" if passed == len(results) else "  ← FAILED")

@@ -30,6 +30,7 @@ class Target:
     plugin_key: str  # the Kakao app's secret path key
     fake_url: str  # the fake Kakao/KakaoPay, e.g. http://127.0.0.1:8701
     rest_api_key: str  # the Kakao app's REST API key (OTP fetches and Kakao Login carry it)
+    api_key: str = ""  # a merchant API key (scope "orders"): the merchant's chatbot makes 9.2.3's order sheet
     product_id: str = DEMO_PRODUCT  # the product the option scenarios buy
     timeout: float = 15.0  # per HTTP request
     t4_interval: float = 0.5  # Kakao polls T4 every 0.5 s (guide 6.2.1)
@@ -39,13 +40,19 @@ class Target:
     def plugin_url(self, name: str) -> str:
         return f"{self.base_url.rstrip('/')}/plugin/{self.plugin_key}/{PATHS[name]}"
 
+    def merchant_url(self, path: str) -> str:
+        """The merchant API (``/api/v1/``), which the merchant's own systems call with ``api_key``."""
+        return f"{self.base_url.rstrip('/')}/api/v1/{path.lstrip('/')}"
+
     def fake(self, path: str) -> str:
         return f"{self.fake_url.rstrip('/')}{path}"
 
     def shown(self, text: str) -> str:
-        """Text as printed: our server's URLs as paths, the fake's as ``[fake] path``, and the
-        plugin key never reaches a terminal or a log."""
+        """Text as printed: our server's URLs as paths, the fake's as ``[fake] path``, and neither
+        the plugin key nor the merchant API key ever reaches a terminal or a log."""
         text = text.replace(f"/plugin/{self.plugin_key}/", "/plugin/<key>/")
+        if self.api_key:
+            text = text.replace(self.api_key, "<api key>")
         text = text.replace(self.base_url.rstrip("/") + "/", "/")
         return text.replace(self.fake_url.rstrip("/") + "/", "[fake] /")
 

@@ -234,6 +234,23 @@ def test_kakao_app_command_json():
 
 
 @pytest.mark.django_db
+def test_kakao_app_command_sets_and_clears_plugin_ids():
+    out = io.StringIO()
+    call_command(
+        "kakao_app", "--name", "shop", "--rest-api-key", "rk", "--option-plugin-id", "opt-123",
+        "--payment-plugin-id", "pay-456", stdout=out,
+    )  # fmt: skip
+    data = json.loads(out.getvalue())
+    assert data["option_plugin_id"] == "opt-123" and data["payment_plugin_id"] == "pay-456"
+    app = KakaoApp.objects.get(name="shop")
+    assert (app.option_plugin_id, app.payment_plugin_id) == ("opt-123", "pay-456")
+    call_command("kakao_app", "--name", "shop", "--cid", "CID0000002", stdout=io.StringIO())  # unchanged
+    call_command("kakao_app", "--name", "shop", "--option-plugin-id", "", stdout=io.StringIO())  # cleared
+    app.refresh_from_db()
+    assert (app.option_plugin_id, app.payment_plugin_id) == ("", "pay-456")
+
+
+@pytest.mark.django_db
 def test_kakao_app_command_rejects_bad_cidr():
     from django.core.management.base import CommandError
 

@@ -22,8 +22,9 @@ from django.db import connection
 from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
 from catalog.models import Option, StockHold
 from catalog.services import option_tree_import
-from kakaoplugin.models import Customer
-from orders.models import Order
+from kakaoplugin.models import Customer, MerchantApiKey
+from kakaoplugin.services import api_key_create, api_key_revoke
+from orders.models import Order, OrderSheet
 from simulator.http import Printer
 from simulator.options import choose
 from simulator.scenarios import NAMES, run_scenarios
@@ -32,6 +33,7 @@ from simulator.target import Target
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEMO_PRODUCT = Path(__file__).resolve().parent.parent / "catalog" / "fixtures" / "demo_product.json"
+PAY_PLUGIN = "sim-payment-plugin"
 
 
 @pytest.fixture
@@ -46,8 +48,11 @@ def tasks(request, settings) -> str:
 
 @pytest.fixture
 def shop(kakao_app, live_server, fake_kakao, tasks, settings, tmp_path):
-    """The demo product on sale, Kakao's URLs on the live server, the fake reset."""
+    """The demo product on sale, Kakao's URLs on the live server, the fake reset, and a payment
+    plugin id (the merchant API's launch links need one)."""
     settings.PUBLIC_BASE_URL = live_server.url
+    kakao_app.payment_plugin_id = PAY_PLUGIN
+    kakao_app.save(update_fields=["payment_plugin_id"])
     settings.MEDIA_ROOT = tmp_path / "media"
     option_tree_import(
         data=json.loads(DEMO_PRODUCT.read_text(encoding="utf-8")),
@@ -74,6 +79,13 @@ def simulate(shop, live_server, fake_kakao, *args: str, **options) -> str:
     return out.getvalue()
 
 
+def section(output: str, guide: str) -> str:
+    """The printed steps of one scenario: from its ``== [guide]`` header to its PASS/FAIL line."""
+    start = output.index(f"== [{guide}]")
+    end = re.compile(r"^(PASS|FAIL)  ", re.M).search(output, start).end()
+    return output[start : output.index("\n", end)]
+
+
 def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kakao, tasks):
     output = simulate(shop, live_server, fake_kakao)
 
@@ -93,6 +105,30 @@ def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kak
     assert re.search(r"→ payment T4 #1: GET /plugin/<key>/order/status\?order_id=po_", output)
     assert '"order_status":"W"' in output and '"order_status":"S"' in output
     assert shop.plugin_key not in output
+
+    # 9.2.3: the merchant's chatbot makes the sheet through the merchant API (not option T2) with a
+    # key made for this run, and the payment plugin is launched with the link's oneclick_id
+    payment_only = section(output, "9.2.3")
+    assert (
+        '→ merchant API (Bearer <api key>): POST /api/v1/order-sheets  {"product_id":"101:10013529"'
+        in payment_only
+    )
+    assert "option T2" not in payment_only
+    link = re.search(
+        r"← launch link kakaotalk://bizplugin\?plugin_id=(\S+)&oneclick_id=(os_\S+)", payment_only
+    )
+    assert link and link.group(1) == PAY_PLUGIN, payment_only
+    assert f"payment T1: GET /plugin/<key>/ordersheet?ordersheet_id={link.group(2)}&" in payment_only
+    assert (
+        f"PASS  [9.2.3] 카카오싱크 + 원클릭결제: order sheet {link.group(2)[:12]}… from the merchant API; "
+        "order po_" in payment_only
+    )
+    key = MerchantApiKey.objects.get(kakao_app=shop)  # made for the run, used, revoked after it
+    assert key.scopes == ["orders"] and key.last_used_at is not None and key.revoked_at is not None
+    assert f"merchant API key kp_{key.prefix}_… (scope orders): made for this run, revoked after it" in output
+    sheet = OrderSheet.objects.get(pk=link.group(2))
+    assert sheet.relay_id.endswith("-sync-payment") and sheet.app_user_id  # bound to the signed-up buyer
+    assert sheet.orders.get().status == Order.Status.PAID
 
     # what the server did, seen from inside
     paid = Order.objects.filter(kakao_app=shop, status=Order.Status.PAID)
@@ -130,6 +166,64 @@ def test_a_failing_scenario_prints_fail_and_exits_non_zero(shop, live_server, fa
     assert "FAIL  [9.2.3] 카카오싱크 + 원클릭결제: T4 ended F 카드 한도가 초과되었습니다." in output
     assert "PASS  [callback] 개인정보이용 콜백" in output  # the next scenario still runs
     assert "1/2 scenarios passed" in output
+
+
+def test_the_payment_only_sheet_is_made_with_a_given_api_key(shop, live_server, fake_kakao, tasks):
+    key, plain = api_key_create(kakao_app=shop, name="chatbot", scopes=["orders"])
+    output = simulate(shop, live_server, fake_kakao, scenario=["sync-payment"], api_key=plain)
+
+    assert "PASS  [9.2.3] 카카오싱크 + 원클릭결제: order sheet os_" in output, output
+    assert "merchant API key: the one given" in output and plain not in output
+    assert list(MerchantApiKey.objects.filter(kakao_app=shop)) == [key]  # none made, the given one kept
+    key.refresh_from_db()
+    assert key.last_used_at is not None and key.revoked_at is None
+    order = Order.objects.get(kakao_app=shop, status=Order.Status.PAID)
+    assert order.sheet.app_user_id == order.app_user_id and order.relay_id.endswith("-sync-payment")
+    assert len(fake_kakao.calls("approve")) == 1
+
+
+def test_the_payment_only_scenario_fails_saying_what_the_merchant_api_refused(
+    shop, live_server, fake_kakao, tasks
+):
+    # no payment plugin id: the merchant API cannot make a launch link (409), nothing is sold
+    shop.payment_plugin_id = ""
+    shop.save(update_fields=["payment_plugin_id"])
+    with pytest.raises(CommandError) as caught:
+        simulate(shop, live_server, fake_kakao, scenario=["sync-payment"])
+    assert caught.value.returncode == 1
+    assert re.search(
+        r"FAIL  \[9.2.3\] 카카오싱크 \+ 원클릭결제: merchant API: POST /api/v1/order-sheets answered HTTP 409: .*plugin id",
+        caught.value.output,
+    ), caught.value.output
+    assert not OrderSheet.objects.exists() and not Order.objects.exists()
+    assert MerchantApiKey.objects.get(kakao_app=shop).revoked_at is not None  # revoked even so
+
+    # a revoked key: 401, said plainly
+    shop.payment_plugin_id = PAY_PLUGIN
+    shop.save(update_fields=["payment_plugin_id"])
+    key, plain = api_key_create(kakao_app=shop, name="old", scopes=["orders"])
+    api_key_revoke(api_key=key)
+    with pytest.raises(CommandError) as caught:
+        simulate(shop, live_server, fake_kakao, scenario=["sync-payment"], api_key=plain)
+    assert "answered HTTP 401: invalid or revoked API key" in caught.value.output, caught.value.output
+
+
+def test_launch_links_are_parsed_strictly():
+    from simulator.flows import launch_link_oneclick_id
+    from simulator.http import ScenarioFailed
+
+    assert launch_link_oneclick_id("kakaotalk://bizplugin?plugin_id=p1&oneclick_id=os_abc") == (
+        "p1",
+        "os_abc",
+    )
+    for bad in (
+        "kakaotalk://bizplugin?plugin_id=p1&product_id=101:1",  # the option plugin's link
+        "kakaotalk://bizplugin?oneclick_id=os_abc",
+        "https://example.com/bizplugin?plugin_id=p1&oneclick_id=os_abc",
+        "",
+    ):
+        with pytest.raises(ScenarioFailed, match="not a payment plugin launch link"):
+            launch_link_oneclick_id(bad)
 
 
 def test_flash_sale_sells_exactly_the_stock(shop, live_server, fake_kakao, tasks):
@@ -208,13 +302,17 @@ def test_the_buyer_follows_the_related_chain_and_answers_questions():
 def test_scenarios_can_be_run_without_django_knowing(shop, live_server, fake_kakao):
     """The simulator needs nothing but URLs and keys (it imports nothing of the apps)."""
     import simulator.flows
+    import simulator.http
     import simulator.load
+    import simulator.options
     import simulator.scenarios
+    import simulator.target
 
-    for module in (simulator.flows, simulator.load, simulator.scenarios):
+    for module in (simulator.flows, simulator.load, simulator.scenarios, simulator.http, simulator.options,
+                   simulator.target):  # fmt: skip
         source = Path(module.__file__).read_text(encoding="utf-8")
         assert not re.search(
-            r"^(from|import) (django|kakaoplugin|catalog|orders|callbacks|demo)\b", source, re.M
+            r"^(from|import) (django|kakaoplugin|catalog|orders|callbacks|merchant|demo)\b", source, re.M
         )
     lines: list[str] = []
     target = Target(base_url=live_server.url, plugin_key=shop.plugin_key, fake_url=fake_kakao.url,

@@ -1,7 +1,8 @@
 """``manage.py kakao_simulate``: play Kakao against a running server and the fake Kakao/KakaoPay.
 
     kakao_simulate [--app demo] [--base http://127.0.0.1:8000] [--fake http://127.0.0.1:8701]
-                   [--scenario NAME ...] [--product 101:10013529] [--quiet] [--wait-for-server 60]
+                   [--scenario NAME ...] [--product 101:10013529] [--api-key kp_...] [--quiet]
+                   [--wait-for-server 60]
     kakao_simulate --buyers 200 --stock 20 [--concurrency N] [--flash-product sim:flash-sale]
 
 Without ``--buyers`` it runs the scenarios (all, or those named) and prints each step and a
@@ -9,13 +10,20 @@ PASS/FAIL line per scenario.  With ``--buyers N --stock M`` it first sets the fl
 stock to M in the database (a step of this command: no HTTP endpoint sets stock without the admin),
 then runs the flash sale over HTTP.  The exit code is 1 when anything failed.
 
-This command only finds the Kakao app's keys (and sets the stock); the simulator itself
-(``simulator/``) speaks HTTP only.
+Scenario 9.2.3 (``sync-payment``) has the merchant's chatbot make its order sheet through the
+merchant API: with ``--api-key`` (or ``KAKAO_SIMULATE_API_KEY``) it uses that key (scope
+``orders``), otherwise it makes a key for the run and revokes it when the run ends.
+
+This command only finds the Kakao app's keys, makes the API key and sets the stock; the simulator
+itself (``simulator/``) speaks HTTP only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -23,10 +31,10 @@ from django.core.management.base import BaseCommand, CommandError
 from kakaoplugin.models import KakaoApp
 from simulator.http import Printer
 from simulator.load import flash_sale
-from simulator.scenarios import NAMES, run_scenarios
+from simulator.scenarios import NAMES, need_merchant_api, run_scenarios
 from simulator.target import DEMO_PRODUCT, Target, wait_until_up
 
-from ...services import FLASH_PRODUCT, StockStillHeld, flash_sale_product_set
+from ...services import FLASH_PRODUCT, StockStillHeld, flash_sale_product_set, simulator_api_key
 
 
 class Command(BaseCommand):
@@ -40,6 +48,11 @@ class Command(BaseCommand):
         parser.add_argument("--fake", default="http://127.0.0.1:8701", help="the fake Kakao/KakaoPay")
         parser.add_argument("--scenario", action="append", choices=NAMES, help="run only these (repeatable)")
         parser.add_argument("--product", default=DEMO_PRODUCT, help="the product the option scenarios buy")
+        parser.add_argument(
+            "--api-key", default=os.environ.get("KAKAO_SIMULATE_API_KEY", ""),
+            help="the merchant API key (scope orders) the chatbot of scenario 9.2.3 uses; default "
+            "$KAKAO_SIMULATE_API_KEY, else a key made for this run and revoked after",
+        )  # fmt: skip
         parser.add_argument("--quiet", action="store_true", help="print only scenario and result lines")
         parser.add_argument("--wait-for-server", type=float, default=0, metavar="SECONDS",
                             help="wait this long for the server's /healthz (and the fake) first")  # fmt: skip
@@ -69,6 +82,7 @@ class Command(BaseCommand):
             plugin_key=app.plugin_key,
             fake_url=o["fake"].rstrip("/"),
             rest_api_key=app.rest_api_key,
+            api_key=o["api_key"],
             product_id=o["product"],
             t4_interval=o["t4_interval"],
         )
@@ -97,7 +111,18 @@ class Command(BaseCommand):
                 raise CommandError("the flash sale failed: " + "; ".join(report.problems), returncode=1)
             return
 
-        results = run_scenarios(target, printer, o["scenario"])
+        needed = need_merchant_api(o["scenario"])
+        keys = simulator_api_key(kakao_app=app) if needed and not target.api_key else nullcontext()
+        with keys as made:
+            if made is not None:
+                key, plain = made
+                target = dataclasses.replace(target, api_key=plain)
+                printer.line(
+                    f"merchant API key kp_{key.prefix}_… (scope orders): made for this run, revoked after it"
+                )
+            elif needed:
+                printer.line("merchant API key: the one given (--api-key / KAKAO_SIMULATE_API_KEY)")
+            results = run_scenarios(target, printer, o["scenario"])
         failed = [r.scenario.name for r in results if not r.passed]
         if failed:
             raise CommandError(f"{len(failed)} scenario(s) failed: {', '.join(failed)}", returncode=1)

@@ -27,6 +27,8 @@ def app_as_json(app: KakaoApp, base_url: str) -> dict:
         "subscription_cid": app.subscription_cid,
         "wrap_approval_url": app.wrap_approval_url,
         "allowed_networks": app.networks and [str(n) for n in app.networks],
+        "option_plugin_id": app.option_plugin_id,
+        "payment_plugin_id": app.payment_plugin_id,
         "is_active": app.is_active,
         "plugin_urls": plugin_urls(base_url, app.plugin_key),
     }
@@ -49,6 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--subscription-cid")
         parser.add_argument("--wrap-approval-url", choices=["yes", "no"])
         parser.add_argument("--allowed-networks", help="comma separated CIDRs; '' clears")
+        parser.add_argument("--option-plugin-id", help="Kakao's option plugin id (launch links); '' clears")
+        parser.add_argument("--payment-plugin-id", help="Kakao's payment plugin id (launch links); '' clears")
         parser.add_argument("--plugin-key", help="set a known plugin key (at least 32 characters)")
         parser.add_argument("--rotate-plugin-key", action="store_true")
         parser.add_argument("--inactive", action="store_true")
@@ -68,6 +72,8 @@ class Command(BaseCommand):
                 "cid",
                 "cid_secret",
                 "subscription_cid",
+                "option_plugin_id",
+                "payment_plugin_id",
             )
         }
         if o["wrap_approval_url"]:
