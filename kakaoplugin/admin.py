@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from .fields import mask
 from .models import (
     Customer,
+    InboundCall,
     KakaoApp,
     MerchantApiKey,
     WebhookAttempt,
@@ -261,3 +262,59 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset:
             webhook_resend(delivery=delivery)
         self.message_user(request, f"Queued {queryset.count()} delivery(ies) again.")
+
+
+class FailedFilter(admin.SimpleListFilter):
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return (("failed", "refused or failed (status ≠ 200)"), ("ok", "answered 200"), ("open", "no answer recorded"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.exclude(result_status=200).exclude(result_status__isnull=True)
+        if self.value() == "ok":
+            return queryset.filter(result_status=200)
+        if self.value() == "open":
+            return queryset.filter(result_status__isnull=True)
+        return queryset
+
+
+@admin.register(InboundCall)
+class InboundCallAdmin(admin.ModelAdmin):
+    """Every plugin call Kakao made (but option T1 and T4), with what we answered."""
+
+    list_display = ("received_at", "endpoint", "method", "kakao_app", "result_status", "short_message", "relay_id", "app_user_id", "duration_ms")
+    list_filter = (FailedFilter, "endpoint", "result_status", "kakao_app", "received_at")
+    search_fields = ("=relay_id", "=app_user_id", "result_message")
+    date_hierarchy = "received_at"
+    list_select_related = ("kakao_app",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        fields = [
+            "received_at", "kakao_app", "endpoint", "method", "source_ip", "app_user_id", "relay_id", "headers",
+            "query", "http_status", "result_status", "result_message", "duration_ms", "body_purged_at",
+        ]  # fmt: skip
+        if request.user.has_perm("kakaoplugin.view_inbound_body"):
+            fields.insert(9, "body")
+        else:
+            fields.insert(9, "body_hidden")
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="body")
+    def body_hidden(self, obj: InboundCall) -> str:
+        return f"({len(obj.body)} characters; needs the “see inbound call bodies” permission)" if obj.body else "-"
+
+    @admin.display(description="message")
+    def short_message(self, obj: InboundCall) -> str:
+        return (obj.result_message[:80] + "…") if len(obj.result_message) > 80 else obj.result_message

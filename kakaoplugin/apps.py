@@ -10,3 +10,6 @@ class KakaopluginConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "sweep-webhooks", {"task": "kakaoplugin.tasks.sweep_webhooks", "schedule": 60.0}
         )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "purge-inbound-calls", {"task": "kakaoplugin.tasks.purge_inbound_calls", "schedule": 24 * 3600.0}
+        )

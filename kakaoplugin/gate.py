@@ -16,17 +16,24 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from . import envelope
+from .plugin_paths import PATHS
 from .selectors import kakao_app_for_plugin_key
+from .services import inbound_call_finish, inbound_call_start
 
 logger = logging.getLogger(__name__)
 
 PLUGIN_PATH = re.compile(r"^/plugin/(?P<key>[^/]+)(?:/|$)")
+
+ENDPOINTS = {path: name for name, path in PATHS.items()}
+# Not stored: the two hot reads (Kakao polls T4 every 0.5 s per buyer); they change nothing.
+UNLOGGED_ENDPOINTS = frozenset({"options", "order_status"})
 
 APP_USER_HEADER = "HTTP_X_KAKAO_APPUSERID"
 RELAY_HEADER = "HTTP_X_KAKAO_PLUGIN_RELAY_ID"
@@ -73,22 +80,59 @@ class PluginGateMiddleware:
         app = kakao_app_for_plugin_key(match["key"])
         if app is None:
             return envelope.fail(404, "알 수 없는 플러그인 주소입니다 (unknown plugin key)", http_status=404)
+        started = time.monotonic()
+        endpoint = ENDPOINTS.get(request.path_info[match.end() :].rstrip("/"), "unknown")
+        call = None if endpoint in UNLOGGED_ENDPOINTS else self._store(request, app, endpoint)
+        response = self._refusal(request, app)
+        if response is None:
+            request.kakao_app = app
+            request.kakao = kakao_context(request)
+            response = self.get_response(request)
+            if not response.get("Content-Type", "").startswith("application/json") and not getattr(
+                response, "keep_as_page", False
+            ):
+                response = self._as_envelope(response)
+        if call is not None:
+            self._complete(call, response, started)
+        return response
+
+    def _refusal(self, request: HttpRequest, app) -> HttpResponse | None:
         networks = app.networks
         if networks and not ip_allowed(client_ip(request), networks):
             logger.warning("plugin call refused: source %s not allowed for app %s", client_ip(request), app.pk)
             return envelope.fail(403, "허용되지 않은 출발지입니다 (source address not allowed)", http_status=403)
-        too_large = self._body_too_large(request) or self._has_nul(request)
-        if too_large:
-            return too_large
+        return self._body_too_large(request) or self._has_nul(request)
 
-        request.kakao_app = app
-        request.kakao = kakao_context(request)
-        response = self.get_response(request)
-        if not response.get("Content-Type", "").startswith("application/json") and not getattr(
-            response, "keep_as_page", False
-        ):
-            response = self._as_envelope(response)
-        return response
+    @staticmethod
+    def _store(request: HttpRequest, app, endpoint: str):
+        """Store the call before anything answers it (InboundCall); a body over the limit is not read."""
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = request.body if 0 < length <= settings.PLUGIN_MAX_BODY_BYTES else None
+        context = kakao_context(request)
+        try:
+            return inbound_call_start(
+                kakao_app=app, endpoint=endpoint, method=request.method, meta=request.META,
+                query=request.GET.dict(), body=body, source_ip=client_ip(request),
+                app_user_id=context.app_user_id, relay_id=context.relay_id,
+            )  # fmt: skip
+        except Exception:  # the database is down: the view will say so; do not hide its answer
+            logger.exception("could not store an inbound %s call", endpoint)
+            return None
+
+    @staticmethod
+    def _complete(call, response: HttpResponse, started: float) -> None:
+        streaming = getattr(response, "streaming", False)
+        try:
+            inbound_call_finish(
+                call=call, http_status=response.status_code, content=b"" if streaming else response.content,
+                is_json=response.get("Content-Type", "").startswith("application/json"),
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )  # fmt: skip
+        except Exception:
+            logger.exception("could not complete inbound call %s", call.pk)
 
     @staticmethod
     def _body_too_large(request: HttpRequest) -> HttpResponse | None:

@@ -240,3 +240,33 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery_id", "number"]
+
+
+class InboundCall(models.Model):
+    """Every plugin call Kakao makes (but the two hot reads, option T1 and T4), stored by the gate
+    before the view runs and completed with what we answered: nothing is lost, every refusal is
+    visible to staff. Bodies may hold personal data: shown only with ``view_inbound_body``."""
+
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="inbound_calls")
+    endpoint = models.CharField(max_length=40, db_index=True)
+    method = models.CharField(max_length=10)
+    query = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    source_ip = models.CharField(max_length=45, blank=True)
+    app_user_id = models.CharField(max_length=64, blank=True, db_index=True)
+    relay_id = models.CharField(max_length=200, blank=True, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    result_status = models.IntegerField(null=True, blank=True, db_index=True, help_text="the envelope's status")
+    result_message = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    body_purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "inbound plugin call"
+        permissions = [("view_inbound_body", "Can see inbound call bodies (personal data)")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.endpoint} → {self.result_status}"

@@ -19,6 +19,7 @@ from django.utils import timezone
 from . import signing
 from .models import (
     Customer,
+    InboundCall,
     KakaoApp,
     MerchantApiKey,
     WebhookAttempt,
@@ -232,4 +233,57 @@ def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- the inbound call log ------------------------------------------------------------------------
+
+INBOUND_HEADERS = ("HTTP_X_KAKAO_APPUSERID", "HTTP_X_KAKAO_PLUGIN_RELAY_ID", "CONTENT_TYPE", "CONTENT_LENGTH",
+                   "HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "HTTP_X_REQUEST_ID")  # fmt: skip
+# Query parameters that are credentials for a moment (Kakao Sync's authorization code).
+INBOUND_MASKED_PARAMS = frozenset({"code", "rest_api_key", "access_token"})
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def inbound_call_start(
+    *, kakao_app: KakaoApp, endpoint: str, method: str, meta: dict, query: dict[str, str], body: bytes | None,
+    source_ip: str, app_user_id: str | None, relay_id: str | None,
+) -> InboundCall:  # fmt: skip
+    """Store a plugin call as it arrives (autocommit: it is kept whatever the view does next)."""
+    return InboundCall.objects.create(
+        kakao_app=kakao_app,
+        endpoint=endpoint[:40],
+        method=method[:10],
+        query={k: ("***" if k in INBOUND_MASKED_PARAMS else _text(v.encode())[:500]) for k, v in query.items()},
+        headers={k: _text(str(meta[k]).encode())[:300] for k in INBOUND_HEADERS if k in meta},
+        body=_text(body) if body is not None else "",
+        source_ip=source_ip[:45],
+        app_user_id=(app_user_id or "")[:64],
+        relay_id=(relay_id or "")[:200],
+    )
+
+
+def inbound_call_finish(*, call: InboundCall, http_status: int, content: bytes, is_json: bool, duration_ms: int) -> None:
+    """Complete the stored call with what we answered (the envelope's status and message)."""
+    result_status, message = http_status, ""
+    if is_json:
+        try:
+            answer = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            answer = None
+        if isinstance(answer, dict) and isinstance(answer.get("status"), int):
+            result_status, message = answer["status"], str(answer.get("message") or "")
+    InboundCall.objects.filter(pk=call.pk).update(
+        http_status=http_status, result_status=result_status, result_message=message[:2000], duration_ms=duration_ms
+    )
+
+
+def inbound_calls_purge(*, older_than_days: int) -> int:
+    """Empty the bodies and queries of calls older than the retention (they may hold personal data)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    return InboundCall.objects.filter(received_at__lt=cutoff, body_purged_at__isnull=True).update(
+        body="", query={}, body_purged_at=timezone.now()
     )

@@ -312,3 +312,6 @@ SPECTACULAR_SETTINGS |= {
         "kakaoplugin.openapi.merge_plugin_contracts",
     ],
 }
+
+# Stored plugin calls (kakaoplugin.InboundCall) keep their bodies this many days, then only metadata.
+INBOUND_CALL_RETENTION_DAYS = env.int("INBOUND_CALL_RETENTION_DAYS", default=30)

@@ -21,3 +21,11 @@ def sweep_webhooks() -> int:
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def purge_inbound_calls() -> int:
+    """Empty stored plugin-call bodies past their retention (they may hold personal data)."""
+    from django.conf import settings
+
+    return services.inbound_calls_purge(older_than_days=settings.INBOUND_CALL_RETENTION_DAYS)
