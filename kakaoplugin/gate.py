@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -34,6 +35,19 @@ PLUGIN_PATH = re.compile(r"^/plugin/(?P<key>[^/]+)(?:/|$)")
 ENDPOINTS = {path: name for name, path in PATHS.items()}
 # Not stored: the two hot reads (Kakao polls T4 every 0.5 s per buyer); they change nothing.
 UNLOGGED_ENDPOINTS = frozenset({"options", "order_status"})
+
+# Hot reads the gate answers itself (registered by their apps in AppConfig.ready(); the core
+# imports no app): no URL resolving and none of the middleware below the gate (sessions, CSRF,
+# auth, messages are of no use to Kakao's servers). Their URL patterns stay for reverse() and for
+# other methods.
+FAST_PATHS: dict[str, Callable[..., HttpResponse]] = {}
+
+
+def register_fast_path(endpoint: str, view: Callable[..., HttpResponse]) -> None:
+    """Let the gate answer GETs of ``endpoint`` (a name of ``PATHS``) with ``view(request, plugin_key=...)``."""
+    if endpoint not in UNLOGGED_ENDPOINTS:
+        raise ValueError(f"{endpoint} is not a hot read: it must be stored as an inbound call")
+    FAST_PATHS[endpoint] = view
 
 APP_USER_HEADER = "HTTP_X_KAKAO_APPUSERID"
 RELAY_HEADER = "HTTP_X_KAKAO_PLUGIN_RELAY_ID"
@@ -87,7 +101,14 @@ class PluginGateMiddleware:
         if response is None:
             request.kakao_app = app
             request.kakao = kakao_context(request)
-            response = self.get_response(request)
+            fast = FAST_PATHS.get(endpoint) if request.method == "GET" else None
+            if fast is not None:
+                response = fast(request, plugin_key=match["key"])
+                # what CommonMiddleware and SecurityMiddleware would have added
+                response.headers.setdefault("Content-Length", str(len(response.content)))
+                response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            else:
+                response = self.get_response(request)
             if not response.get("Content-Type", "").startswith("application/json") and not getattr(
                 response, "keep_as_page", False
             ):

@@ -8,6 +8,12 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from kakaoplugin.gate import register_fast_path
+
+        from .apis import order_status
+
+        register_fast_path("order_status", order_status)  # T4: Kakao polls it every 0.5 s per buyer
+
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": 60.0}
         )

@@ -314,3 +314,27 @@ def test_real_worker_runs_tasks_against_the_test_database(celery_worker):
     assert celery_worker.poll() is None
     replies = current_app.control.inspect(timeout=2).registered() or {}
     assert replies, "the worker answered no inspect call"
+
+
+@pytest.mark.django_db
+def test_the_gate_answers_hot_reads_itself(client, plugin_base):
+    """T4 and option T1 skip URL resolving and the middleware below the gate (no X-Frame-Options,
+    which Django's clickjacking middleware adds to everything else); other methods still resolve."""
+    from kakaoplugin.gate import FAST_PATHS
+
+    assert set(FAST_PATHS) == {"order_status", "options"}
+    t4 = client.get(plugin_base + "order/status", {"order_id": "po_none"})
+    assert t4.json()["status"] == 300
+    assert t4["X-Content-Type-Options"] == "nosniff" and "X-Frame-Options" not in t4
+    assert t4["Content-Length"] == str(len(t4.content))  # keep-alive clients need it
+    t1 = client.get(plugin_base + "options", {"id": "no-such-product"})
+    assert t1.status_code == 404 and "X-Frame-Options" not in t1
+    posted = client.post(plugin_base + "order/status", {"order_id": "po_none"})
+    assert posted.status_code == 405 and posted.json()["status"] == 405
+
+
+def test_only_hot_reads_may_skip_the_inbound_call_log():
+    from kakaoplugin.gate import register_fast_path
+
+    with pytest.raises(ValueError, match="inbound call"):
+        register_fast_path("order_approve", lambda request, plugin_key: None)
