@@ -312,3 +312,8 @@ SPECTACULAR_SETTINGS |= {
         "kakaoplugin.openapi.merge_plugin_contracts",
     ],
 }
+
+# --- catalog admin (polish): a product's change page posts ~11 fields per option row, so Django's
+# default of 1,000 fields refused (400) the save of any tree above ~85 options. The request body
+# stays capped by DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default: ~4,000 option rows).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=50_000)
