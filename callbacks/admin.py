@@ -325,7 +325,7 @@ class SecureImageSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("status", "kakao_app", "created_at")
     search_fields = ("relay_id", "customer__app_user_id")
     list_select_related = ("kakao_app", "customer")
-    fields = ("event", "kakao_app", "customer", "relay_id", "status", "expire", "attempts", "created_at")
+    fields = ("event", "kakao_app", "customer", "relay_id", "status", "expire", "attempts", "download_requested_at", "created_at")
     readonly_fields = fields
     inlines = [SecureImageInline]
     actions = ["download_again"]

@@ -14,3 +14,9 @@ class CallbacksConfig(AppConfig):
             "callbacks-retention-purge",
             {"task": "callbacks.retention_purge", "schedule": crontab(hour=18, minute=30)},
         )
+        # Every minute: secure images whose download task was lost are queued again, or marked
+        # expired once Kakao's URLs have stopped working (they live about 10 minutes).
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "callbacks-secure-images-sweep",
+            {"task": "callbacks.secure_images_sweep", "schedule": 60.0},
+        )

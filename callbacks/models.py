@@ -11,6 +11,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from kakaoplugin.models import Customer, KakaoApp
 
@@ -197,6 +198,11 @@ class SecureImageSet(models.Model):
     expire = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DOWNLOADING)
     attempts = models.PositiveIntegerField(default=0)
+    download_requested_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When a download was last queued, or last ran; a sweep queues it again when images are "
+        "still pending long after this (a lost task), and marks them expired past `expire`",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -238,6 +244,10 @@ class SecureImage(models.Model):
         ordering = ["image_set", "position", "size"]
         constraints = [
             models.UniqueConstraint(fields=["image_set", "position", "size"], name="secure_image_unique_slot")
+        ]
+        # The sweep's question, every minute: which sets still have images to fetch (few, whatever the total).
+        indexes = [
+            models.Index(fields=["image_set"], condition=Q(status="pending"), name="secure_image_pending"),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,7 @@ import orjson
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -467,7 +467,8 @@ def secure_image_set_download(*, image_set_id: int, final_attempt: bool = False)
         for image in image_set.images.filter(status=SecureImage.Status.PENDING):
             retry |= _download_one(image, image_set.expire, final_attempt)
         image_set.status = _set_status(image_set)
-        image_set.save(update_fields=["attempts", "status"])
+        image_set.download_requested_at = timezone.now()  # it ran: the sweep leaves it to its retry
+        image_set.save(update_fields=["attempts", "status", "download_requested_at"])
     if retry:
         raise TryAgain("some images failed temporarily")
     return image_set.status
@@ -477,9 +478,7 @@ def _download_one(image: SecureImage, expire: datetime | None, final_attempt: bo
     """True when it is worth trying this image again later."""
     now = timezone.now()
     if expire is not None and now >= expire:
-        image.status = SecureImage.Status.EXPIRED
-        image.error = (image.error + "; " if image.error else "") + f"URL expired at {expire.isoformat()}"
-        image.save(update_fields=["status", "error"])
+        _mark_expired(image, expire)
         return False
     try:
         result = otp.fetch_image(image.source_url, max_bytes=settings.SECURE_IMAGE_MAX_BYTES)
@@ -507,6 +506,12 @@ def _download_one(image: SecureImage, expire: datetime | None, final_attempt: bo
     return False
 
 
+def _mark_expired(image: SecureImage, expire: datetime) -> None:
+    image.status = SecureImage.Status.EXPIRED
+    image.error = (image.error + "; " if image.error else "") + f"URL expired at {expire.isoformat()}"
+    image.save(update_fields=["status", "error"])
+
+
 def _set_status(image_set: SecureImageSet) -> str:
     statuses = list(image_set.images.values_list("status", flat=True))
     if not statuses:
@@ -527,8 +532,67 @@ def secure_image_set_download_again(*, image_set: SecureImageSet) -> int:
         return 0
     count = image_set.images.filter(status=SecureImage.Status.FAILED).update(status=SecureImage.Status.PENDING)
     if count:
-        transaction.on_commit(lambda: download_secure_images.delay(image_set.pk))
+        image_set.status = SecureImageSet.Status.DOWNLOADING
+        image_set.download_requested_at = timezone.now()
+        image_set.save(update_fields=["status", "download_requested_at"])
+        download_secure_images.delay_on_commit(image_set.pk)
     return count
+
+
+@dataclass
+class SweepResult:
+    expired: int = 0  # images marked expired
+    requeued: int = 0  # sets whose download was queued again
+    skipped: int = 0  # sets locked by a download (or another sweep) running now
+
+
+def secure_images_sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
+    """Images nobody fetched in time: a download task that never ran (a lost broker message, a
+    worker down) leaves them pending forever, so every minute (CELERY_BEAT_SCHEDULE) this
+
+    - marks the pending images of sets past ``expire`` expired, and updates the set's status, as the
+      download task would (it can no longer fetch them: Kakao's URLs have stopped working);
+    - queues the download again for sets still before ``expire`` whose download was last queued (or
+      last ran) more than SECURE_IMAGE_REQUEUE_SECONDS ago: longer than the task's retry backoff
+      (at most 36 s), so a set whose task is alive and retrying is left to it.
+
+    Safe to run twice or concurrently: each set is handled under its row lock, skipped when locked
+    (a download running holds it: it marks what expires itself), its state read again under the
+    lock, and a requeue moves ``download_requested_at`` to now, so the next sweep leaves it alone.
+    """
+    from .tasks import download_secure_images
+
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.SECURE_IMAGE_REQUEUE_SECONDS)
+    pending_sets = SecureImage.objects.filter(status=SecureImage.Status.PENDING).values("image_set_id")
+    due = SecureImageSet.objects.filter(pk__in=pending_sets).filter(
+        Q(expire__lte=now) | Q(download_requested_at__lt=stale_before)
+    )
+    result = SweepResult()
+    for set_id in due.order_by("pk").values_list("pk", flat=True)[:limit]:
+        with transaction.atomic():
+            image_set = SecureImageSet.objects.select_for_update(skip_locked=True).filter(pk=set_id).first()
+            if image_set is None:
+                result.skipped += 1
+                continue
+            pending = list(image_set.images.filter(status=SecureImage.Status.PENDING))
+            if not pending:
+                continue  # a download finished them meanwhile
+            if image_set.expire is not None and now >= image_set.expire:
+                for image in pending:
+                    _mark_expired(image, image_set.expire)
+                result.expired += len(pending)
+                image_set.status = _set_status(image_set)
+                image_set.save(update_fields=["status"])
+            elif image_set.download_requested_at < stale_before:
+                image_set.status = SecureImageSet.Status.DOWNLOADING
+                image_set.download_requested_at = now
+                image_set.save(update_fields=["status", "download_requested_at"])
+                download_secure_images.delay_on_commit(image_set.pk)
+                result.requeued += 1
+    if result.expired or result.requeued:
+        logger.info("secure images sweep: %s", result)
+    return result
 
 
 # --- Kakao Sync ---------------------------------------------------------------------------------

@@ -40,3 +40,10 @@ def download_secure_images(self, image_set_id: int) -> str:
 def retention_purge() -> int:
     """The daily retention purge (CELERY_BEAT_SCHEDULE, registered in CallbacksConfig.ready)."""
     return services.retention_purge(triggered_by="celery beat").pk
+
+
+@shared_task(name="callbacks.secure_images_sweep")
+def secure_images_sweep() -> dict:
+    """Every minute (CELERY_BEAT_SCHEDULE): expire or queue again images nobody fetched in time."""
+    result = services.secure_images_sweep()
+    return {"expired": result.expired, "requeued": result.requeued, "skipped": result.skipped}

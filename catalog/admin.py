@@ -26,6 +26,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import services
+from .admin_tree import FAST_RENDERER, AdminTree, TreeChoiceField, option_label, sub_group_label, with_current
 from .models import Option, OptionGroup, OptionSubGroup, Product
 from .selectors import chain_paths, tree_load, tree_response
 from .tree import TreeInvalid
@@ -33,15 +34,16 @@ from .tree import TreeInvalid
 GRID_PAGE_SIZE = 120  # 7 inputs per row stays under Django's 1,000 POST fields
 
 
-def _product_pk(request) -> int | None:
-    return getattr(request, "_catalog_product_pk", None)
+def _tree(request) -> AdminTree | None:
+    """The product's tree for this request of its change page (see :mod:`catalog.admin_tree`)."""
+    return getattr(request, "_catalog_tree", None)
 
 
 # --- inline forms: rows carry their product ---------------------------------------------------------
 
 
 class OptionForm(forms.ModelForm):
-    next_sub_group = forms.ModelChoiceField(
+    next_sub_group = TreeChoiceField(
         queryset=OptionSubGroup.objects.none(),
         required=False,
         label="next sub-group (relate_option_groups)",
@@ -52,14 +54,20 @@ class OptionForm(forms.ModelForm):
         model = Option
         fields = ("option_id", "value", "add_price", "stock", "min_quantity", "max_quantity", "extra", "position")
 
-    def __init__(self, *args, product_pk=None, **kwargs):
+    def __init__(self, *args, tree=None, parent=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if product_pk:
-            self.fields["next_sub_group"].queryset = OptionSubGroup.objects.filter(product_id=product_pk).select_related("group")
-            self.fields["next_sub_group"].label_from_instance = lambda s: f"{s.group.group_id} › {s.sub_group_id}"
-        if self.instance.pk:
-            first = self.instance.relations.order_by("position", "id").first()
-            self.initial["next_sub_group"] = first.target_id if first else None
+        field = self.fields["next_sub_group"]
+        field.label_from_instance = sub_group_label
+        if tree is not None:
+            # choices, lookups and the current value from the tree loaded once for the page: no query per row
+            field.queryset = tree.sub_group_queryset
+            current = tree.next_target.get(self.instance.pk) if self.instance.pk else None
+            if self.instance.pk:
+                self.initial["next_sub_group"] = current
+            choices = tree.next_sub_group_choices(getattr(parent, "pk", None) or self.instance.sub_group_id)
+            for pk in (current, self.data.get(self.add_prefix("next_sub_group")) if self.is_bound else None):
+                choices = with_current(choices, tree.sub_group_by_pk.get(_int(pk)), sub_group_label)
+            field.use_tree(choices, tree.sub_group_by_pk)
 
     def save(self, commit=True):
         instance = super().save(commit=False)
@@ -79,10 +87,20 @@ class OptionForm(forms.ModelForm):
         return instance
 
 
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class SubGroupForm(forms.ModelForm):
     class Meta:
         model = OptionSubGroup
         fields = ("sub_group_id", "min_select", "max_select", "default_option_id", "position")
+
+    def __init__(self, *args, tree=None, parent=None, **kwargs):
+        super().__init__(*args, **kwargs)
 
     def save(self, commit=True):
         instance = super().save(commit=False)
@@ -93,53 +111,72 @@ class SubGroupForm(forms.ModelForm):
 
 
 class GroupForm(forms.ModelForm):
+    parent_option = TreeChoiceField(
+        queryset=Option.objects.none(),
+        required=False,
+        label="shown when option is picked (added_option_groups)",
+        help_text=OptionGroup._meta.get_field("parent_option").help_text,
+    )
+
     class Meta:
         model = OptionGroup
         fields = (
             "group_id", "name", "type", "required", "description", "placeholder", "min_length", "max_length",
             "min_value", "max_value", "parent_option", "position",
         )  # fmt: skip
-        labels = {"parent_option": "shown when option is picked (added_option_groups)"}
 
-    def __init__(self, *args, product_pk=None, **kwargs):
+    def __init__(self, *args, tree=None, parent=None, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["parent_option"]
-        field.queryset = (
-            Option.objects.filter(product_id=product_pk).select_related("sub_group__group")
-            if product_pk
-            else Option.objects.none()
-        )
-        field.label_from_instance = lambda o: f"{o.sub_group.group.group_id} › {o.sub_group.sub_group_id} › {o.value}"
+        field.label_from_instance = option_label
+        if tree is not None:
+            field.queryset = tree.option_queryset
+            choices = tree.parent_option_choices()
+            if self.is_bound:  # a value posted from a stale page still shows (and is refused)
+                choices = with_current(choices, tree.option_by_pk.get(_int(self.data.get(self.add_prefix("parent_option")))), option_label)
+            field.use_tree(choices, tree.option_by_pk)
 
 
-def _with_product(form_class, request):
-    pk = _product_pk(request)
+class TreeFormSet(nested_admin.NestedInlineFormSet):
+    """Rows and form arguments from the request's :class:`AdminTree` (set by the inline)."""
 
-    class Bound(form_class):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, product_pk=pk, **kwargs)
+    tree: AdminTree | None = None
 
-    Bound.__name__ = form_class.__name__
-    return Bound
+    def get_queryset(self):
+        if not self.is_bound and self.tree is not None:
+            rows = self.tree.children(self.model, self.instance)
+            if rows is not None:
+                return rows
+        return super().get_queryset()
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "tree": self.tree, "parent": self.instance}
+
+
+class TreeInlineMixin:
+    formset = TreeFormSet
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.tree = _tree(request)
+        formset.renderer = FAST_RENDERER  # the rows' inputs and selects written in Python
+        return formset
 
 
 # --- inlines ---------------------------------------------------------------------------------------
 
 
-class OptionInline(nested_admin.NestedTabularInline):
+class OptionInline(TreeInlineMixin, nested_admin.NestedTabularInline):
     model = Option
     form = OptionForm
     fk_name = "sub_group"
     extra = 0
     sortable_field_name = "position"
+    template = "admin/catalog/product/option_inline.html"
     fields = ("option_id", "value", "add_price", "stock", "min_quantity", "max_quantity", "extra", "next_sub_group", "position")
 
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["form"] = _with_product(OptionForm, request)
-        return super().get_formset(request, obj, **kwargs)
 
-
-class SubGroupInline(nested_admin.NestedStackedInline):
+class SubGroupInline(TreeInlineMixin, nested_admin.NestedStackedInline):
     model = OptionSubGroup
     form = SubGroupForm
     fk_name = "group"
@@ -149,7 +186,7 @@ class SubGroupInline(nested_admin.NestedStackedInline):
     fields = (("sub_group_id", "min_select", "max_select", "default_option_id"), "position")
 
 
-class GroupInline(nested_admin.NestedStackedInline):
+class GroupInline(TreeInlineMixin, nested_admin.NestedStackedInline):
     model = OptionGroup
     form = GroupForm
     fk_name = "product"
@@ -160,10 +197,6 @@ class GroupInline(nested_admin.NestedStackedInline):
         (None, {"fields": (("group_id", "name", "type", "required"), "description", "parent_option", "position")}),
         ("NUMBERS / INTEGER / DATE", {"fields": (("min_length", "max_length", "min_value", "max_value"), "placeholder")}),
     )
-
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["form"] = _with_product(GroupForm, request)
-        return super().get_formset(request, obj, **kwargs)
 
 
 # --- product ---------------------------------------------------------------------------------------
@@ -244,7 +277,9 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
         return Refused
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        request._catalog_product_pk = int(object_id) if object_id and str(object_id).isdigit() else None
+        pk = int(object_id) if object_id and str(object_id).isdigit() else None
+        # The tree as stored when the pass starts (four queries), loaded before anything is saved.
+        request._catalog_tree = AdminTree(pk) if pk else None
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except TreeInvalid as exc:
@@ -253,6 +288,7 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
             errors = [f"ID가 중복됩니다: 그룹 ID와 하위그룹 ID는 상품 안에서, 옵션 ID는 하위그룹 안에서 유일해야 합니다 (duplicate id: {exc})"]
         # The first pass rolled back; the second shows the same POST with the validator's messages.
         request._catalog_tree_errors = errors
+        request._catalog_tree = AdminTree(pk) if pk else None
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):

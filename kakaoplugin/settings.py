@@ -315,3 +315,13 @@ SPECTACULAR_SETTINGS |= {
 
 # Stored plugin calls (kakaoplugin.InboundCall) keep their bodies this many days, then only metadata.
 INBOUND_CALL_RETENTION_DAYS = env.int("INBOUND_CALL_RETENTION_DAYS", default=30)
+
+# --- catalog admin (polish): a product's change page posts ~11 fields per option row, so Django's
+# default of 1,000 fields refused (400) the save of any tree above ~85 options. The request body
+# stays capped by DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default: ~4,000 option rows).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=50_000)
+
+# --- callbacks (polish): secure images whose download task never ran (a lost broker message, a
+# worker down) are queued again this long after their download was last queued or last ran (longer
+# than the download task's own retry backoff, at most 36 s); past `expire` they are marked expired.
+SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=60)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.forms.renderers import DjangoTemplates
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from catalog.admin import GroupForm, OptionForm
+from catalog.admin_tree import FAST_RENDERER, AdminTree
 from catalog.models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
 from catalog.selectors import tree_export
 from catalog.services import option_tree_import
+from tests.test_catalog_t1 import thousand_option_product
 from tests.test_catalog_tree import guide_tree, simple_tree
 
 
@@ -127,6 +134,8 @@ def test_admin_refuses_a_tree_that_breaks_a_rule_and_saves_nothing(merchant, gui
     assert r.status_code == 200
     html = r.content.decode()
     assert "related target must be a later group" in html and "옵션 &#x27;S12&#x27;" in html
+    # the page comes back with the refused value still picked (it is not one the picker offers)
+    assert re.search(rf'name="{s12.replace("-option_id", "-next_sub_group")}".*?<option value="{target}" selected>', html, re.S)
     assert OptionRelation.objects.get(option__option_id="S12").target.sub_group_id == "S12:색상2"
     assert tree_export(code=guide_product.code) == guide_tree()
 
@@ -250,3 +259,101 @@ def test_deleting_a_product_forgets_its_t1(merchant, guide_product, client, plug
     assert r.status_code == 302
     assert client.get(f"{plugin_base}options", {"id": guide_product.code}).status_code == 404
     assert not OptionGroup.objects.exists()
+
+
+# --- a big tree: constant queries, a page of reasonable size, pickers that offer what is valid ---------
+
+
+def picker(html: str, name: str) -> list[tuple[str, str, bool]]:
+    """The options (value, label, selected) of the <select> named ``name``."""
+    select = re.search(rf'<select name="{re.escape(name)}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, name
+    return [
+        (value, label, bool(selected))
+        for value, selected, label in re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select.group(1))
+    ]
+
+
+def test_change_page_of_a_1000_option_product_is_constant_in_queries_and_reasonably_small(merchant, guide_product):
+    with CaptureQueriesContext(connection) as small:
+        assert merchant.get(change_url(guide_product)).status_code == 200
+    product = thousand_option_product()
+    with CaptureQueriesContext(connection) as big:
+        r = merchant.get(change_url(product))
+    assert r.status_code == 200
+    # session, user, product, then the tree in four queries (groups, sub-groups, options, relations):
+    # the same on a 1,010-option tree as on the guide's 20-option one (it was 2,054: one per row and picker)
+    assert len(big) == len(small) <= 8, [q["sql"][:80] for q in big.captured_queries]
+    assert len(r.content) < 4_000_000  # 7.9 MB before: whitespace and a long picker in every row
+    html = r.content.decode()
+    data = form_data(html)
+    assert len([n for n in data if n.endswith("-option_id")]) == 1010  # every option row is there
+    # a 색상 option leads on to one of the 10 sub-groups of 사이즈; a 사이즈 leaf (last group) nowhere
+    c3 = field_named(data, "-option_id", "c3").replace("-option_id", "-next_sub_group")
+    choices = picker(html, c3)
+    assert [label for _, label, _ in choices] == ["---------", *(f"사이즈 › c{i}:사이즈" for i in range(10))]
+    assert [label for _, label, selected in choices if selected] == ["사이즈 › c3:사이즈"]
+    leaf = next(n for n, v in data.items() if n.endswith("-option_id") and v == "s42")
+    assert picker(html, leaf.replace("-option_id", "-next_sub_group")) == [("", "---------", True)]
+
+
+def test_change_page_of_a_1000_option_product_saves(merchant):
+    """Its ~11,000 fields were refused (400) by Django's default DATA_UPLOAD_MAX_NUMBER_FIELDS."""
+    product = thousand_option_product()
+    data = form_data(merchant.get(change_url(product)).content.decode())
+    assert len(data) > 10_000
+    leaf = Option.objects.get(product=product, sub_group__sub_group_id="c7:사이즈", option_id="s55")
+    stock = next(n for n, v in data.items() if n.endswith("-id") and v == str(leaf.pk)).replace("-id", "-stock")
+    data[stock] = "2"
+    r = merchant.post(change_url(product), data)
+    assert r.status_code == 302, form_errors(r)
+    leaf.refresh_from_db()
+    assert leaf.stock == 2
+    assert Option.objects.filter(product=product, stock=5).count() == 999  # nothing else moved
+    assert OptionRelation.objects.filter(product=product).count() == 10
+
+
+def test_parent_option_picker_shows_and_keeps_an_added_group(merchant, db):
+    tree = simple_tree()
+    tree["option_groups"][1]["option_sub_groups"][0]["options"][0]["added_option_groups"] = [
+        {"id": "sauce", "name": "소스", "type": "TEXT"}
+    ]
+    product = option_tree_import(data=tree)
+    before = tree_export(code="P1")
+    assert before["option_groups"][1]["option_sub_groups"][0]["options"][0]["added_option_groups"][0]["id"] == "sauce"
+    html = merchant.get(change_url(product)).content.decode()
+    data = form_data(html)
+    sauce = field_named(data, "-group_id", "sauce").replace("-group_id", "-parent_option")
+    choices = picker(html, sauce)
+    assert len(choices) == 1 + 5  # every option of the product
+    assert [label for _, label, selected in choices if selected] == ["topping › topping › 치즈"]
+    r = merchant.post(change_url(product), data)
+    assert r.status_code == 302, form_errors(r)
+    assert tree_export(code="P1") == before
+
+
+@pytest.mark.parametrize("bound", [False, True])
+def test_rows_render_the_same_html_as_djangos_widget_templates(db, bound):
+    product = option_tree_import(data=guide_tree())
+    tree = AdminTree(product.pk)
+    option = next(o for o in tree.option_by_pk.values() if o.option_id == "S12")
+    group = next(g for g in tree.groups if g.group_id == "사이즈2")
+    data = None
+    if bound:  # what a merchant typed, escaped; a posted picker value the tree does not hold
+        data = {"o-option_id": "S<12>", "o-value": 'a "b" & c', "o-add_price": "", "o-next_sub_group": "x",
+                "g-group_id": "<g>", "g-type": "SELECT", "g-parent_option": str(option.pk)}  # fmt: skip
+    fast_forms = []
+    for form_class, kwargs in ((OptionForm, {"instance": option, "prefix": "o", "parent": option.sub_group}),
+                               (GroupForm, {"instance": group, "prefix": "g"})):  # fmt: skip
+        fast = form_class(data, renderer=FAST_RENDERER, tree=tree, **kwargs)
+        slow = form_class(data, renderer=DjangoTemplates(), tree=tree, **kwargs)
+        for name in fast.fields:
+            assert str(fast[name]) == str(slow[name]), name
+        fast_forms.append(fast)
+    option_form, group_form = fast_forms
+    if bound:
+        assert 'value="S&lt;12&gt;"' in str(option_form["option_id"])
+        assert 'value="a &quot;b&quot; &amp; c"' in str(option_form["value"])
+        assert f'<option value="{option.pk}" selected>' in str(group_form["parent_option"])
+    else:
+        assert f'<option value="{tree.next_target[option.pk]}" selected>' in str(option_form["next_sub_group"])

@@ -170,3 +170,27 @@ def test_merchant_builds_a_product_with_the_generator_edits_the_grid_and_preview
     page.wait_for_selector("input[value='M:색상']")
     shot("tree-page")
     assert page.locator("input[name$='-option_id'][value='G']").count() == 3
+
+
+def test_merchant_edits_a_leaf_on_the_page_of_a_1000_option_product(page, shot, live_server):
+    """The whole tree of 1,010 options on one page: it opens (nested-admin's scripts run over every
+    row without an error), a leaf's stock is changed and the page saves (its ~11,000 fields were
+    refused with a 400 before)."""
+    from tests.test_catalog_t1 import thousand_option_product
+
+    product = thousand_option_product()
+    admin_login(page, make_staff("merchant", *CATALOG_PERMS))
+    page.goto(f"/admin/catalog/product/{product.pk}/change/")
+    leaf = Option.objects.get(product=product, sub_group__sub_group_id="c9:사이즈", option_id="s99")
+    hidden_id = page.locator(f"input[name$='-id'][value='{leaf.pk}']")
+    stock = page.locator(f"input[name='{hidden_id.get_attribute('name').removesuffix('-id')}-stock']")
+    assert stock.input_value() == "5"
+    assert page.locator("input[name$='-option_id']:not([name*='__prefix__'])").count() == 1010
+    stock.fill("1")
+    page.click("input[name=_save]")  # back to the list (a screenshot of the 1,010 rows would time out)
+    page.wait_for_url("**/admin/catalog/product/")
+    page.wait_for_selector(".messagelist .success")
+    shot("big-tree-saved")
+    leaf.refresh_from_db()
+    assert leaf.stock == 1
+    assert Option.objects.filter(product=product, stock=5).count() == 999
