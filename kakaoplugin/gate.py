@@ -103,7 +103,10 @@ class PluginGateMiddleware:
             request.kakao = kakao_context(request)
             fast = FAST_PATHS.get(endpoint) if request.method == "GET" else None
             if fast is not None:
-                response = fast(request, plugin_key=match["key"])
+                try:
+                    response = fast(request, plugin_key=match["key"])
+                except Exception as exc:  # outside get_response: no handler turns it into a page
+                    response = self.process_exception(request, exc)
                 # what CommonMiddleware and SecurityMiddleware would have added
                 response.headers.setdefault("Content-Length", str(len(response.content)))
                 response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -178,7 +178,12 @@ def payment_approve(*, order_id: int) -> Outcome:
 def _may_be_in_flight(order: Order, client: KakaoPayClient) -> bool:
     """Could the last approve still reach KakaoPay?  Not when KakaoPay answered it (a 5xx), nor
     once longer than a call can take has passed since it was sent (timeout, lost connection)."""
-    last = order.events.filter(kind=PaymentEvent.Kind.APPROVE_UNKNOWN).order_by("-id").first()
+    # only the latest attempt counts: an earlier attempt's answered 5xx says nothing of this one
+    last = (
+        order.events.filter(kind=PaymentEvent.Kind.APPROVE_UNKNOWN, created_at__gte=order.approve_requested_at)
+        .order_by("-id")
+        .first()
+    )
     if last is not None and last.http_status is not None:
         return False
     return timezone.now() < order.approve_requested_at + timedelta(seconds=2 * client.timeout + 5)
@@ -452,16 +457,20 @@ def payment_refund(
 
 def payment_check(*, order_id: int) -> str:
     """Staff's "check with KakaoPay": resume a stuck approval or refund now; returns what it did."""
+    # A live lease is never taken away: its runner's KakaoPay call may be in flight, and a second
+    # approve (or cancel) must not start before that one's outcome is known (invariant 1).
     order = Order.objects.get(pk=order_id)
-    if order.status == Order.Status.APPROVING:
-        Order.objects.filter(pk=order_id, status=Order.Status.APPROVING).update(lease_until=None)
-        return payment_approve(order_id=order_id).value
-    if order.status == Order.Status.REFUNDING:
-        Order.objects.filter(pk=order_id, status=Order.Status.REFUNDING).update(lease_until=None)
-        return payment_compensate(order_id=order_id).value
-    if order.status == Order.Status.HELD and order.pg_token:
-        return payment_approve(order_id=order_id).value
-    return "nothing to do"
+    if order.status in (Order.Status.APPROVING, Order.Status.HELD) and (
+        order.status == Order.Status.APPROVING or order.pg_token
+    ):
+        outcome = payment_approve(order_id=order_id)
+    elif order.status == Order.Status.REFUNDING:
+        outcome = payment_compensate(order_id=order_id)
+    else:
+        return "nothing to do"
+    if outcome is Outcome.SKIPPED and order.lease_until and order.lease_until > timezone.now():
+        return f"in progress: a runner owns it until {order.lease_until:%H:%M:%S} UTC; check again after"
+    return outcome.value
 
 
 # --- the periodic jobs -------------------------------------------------------------------------

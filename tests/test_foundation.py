@@ -338,3 +338,19 @@ def test_only_hot_reads_may_skip_the_inbound_call_log():
 
     with pytest.raises(ValueError, match="inbound call"):
         register_fast_path("order_approve", lambda request, plugin_key: None)
+
+
+@pytest.mark.django_db
+def test_a_failing_hot_read_is_still_an_envelope(client, plugin_base, monkeypatch):
+    """The gate calls hot-read views outside Django's handler: their failures must become the
+    500 envelope too, never Django's HTML error page."""
+    from kakaoplugin import gate
+
+    def broken(request, plugin_key):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setitem(gate.FAST_PATHS, "order_status", broken)
+    client.raise_request_exception = False
+    r = client.get(plugin_base + "order/status", {"order_id": "po_x"})
+    assert r.status_code == 500 and r["Content-Type"].startswith("application/json")
+    assert r.json()["status"] == 500

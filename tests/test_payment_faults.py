@@ -225,3 +225,50 @@ def test_fake_subscription_calls(fake_kakao):
     with pytest.raises(KakaoPayDeclined):
         client.subscription(cid="TCSUBSCRIP", sid=sid, partner_order_id="s3", partner_user_id="u",
                             item_name="x", quantity=1, total_amount=5000, tax_free_amount=0)  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_check_never_starts_an_approve_while_one_is_in_flight(kakao_app, plugin_base, fake_kakao, settings):
+    """Invariant 1 under a staff "Check with KakaoPay" pressed mid-call, after an earlier attempt
+    got an answered 5xx: the check must neither take the live lease nor read the earlier 5xx as
+    "the current call is not in flight"."""
+    import threading
+
+    from django.db import connection
+
+    settings.KAKAO_HTTP_TIMEOUT = 5
+    order, option, buyer = held_with_token(kakao_app, plugin_base, fake_kakao)
+    fake_kakao.fault("approve", "error500", match={"tid": buyer.tid})
+    assert payments.payment_approve(order_id=order.pk) is payments.Outcome.RETRY  # attempt 1: a 500
+    fake_kakao.fault("approve", "delay", delay=2.0, when="before", match={"tid": buyer.tid})
+    results = {}
+
+    def runner():
+        results["runner"] = payments.payment_approve(order_id=order.pk)  # attempt 2: slow
+        connection.close()
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    wait_until(lambda: Order.objects.get(pk=order.pk).approve_attempts == 2, message="attempt 2 sent")
+    results["check"] = payments.payment_check(order_id=order.pk)
+    thread.join()
+    assert results["check"].startswith("in progress")
+    assert len(fake_kakao.calls("approve")) == 2  # attempt 1 and attempt 2, nothing more
+    order.refresh_from_db()
+    assert results["runner"] is payments.Outcome.DONE and order.status == Order.Status.PAID
+    assert order.approve_attempts == 2
+
+
+@pytest.mark.django_db
+def test_retry_after_an_answered_5xx_waits_for_the_current_call(kakao_app, plugin_base, fake_kakao):
+    """An answered 5xx of attempt 1 does not make attempt 2's unanswered call "not in flight"."""
+    order, option, buyer = held_with_token(kakao_app, plugin_base, fake_kakao)
+    fake_kakao.fault("approve", "error500", match={"tid": buyer.tid})
+    assert payments.payment_approve(order_id=order.pk) is payments.Outcome.RETRY
+    order.refresh_from_db()
+    client = payments._client(order)
+    assert payments._may_be_in_flight(order, client) is False  # attempt 1 was answered
+    # attempt 2 was sent just now and has no answer yet
+    Order.objects.filter(pk=order.pk).update(approve_requested_at=timezone.now())
+    order.refresh_from_db()
+    assert payments._may_be_in_flight(order, client) is True
