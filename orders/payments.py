@@ -400,7 +400,11 @@ def payment_refund(
         if not 0 <= tax_free_amount <= min(want, remaining_tax_free):
             raise RefundError(f"Order {order}: tax-free part must be between 0 and {min(want, remaining_tax_free)}")
         if vat_amount is None:
-            vat_amount = remaining_vat if want == remaining else (want - tax_free_amount + 5) // 11
+            # KakaoPay's own rule ((taxable)/11, rounded), capped by what VAT is left: rounding up
+            # on many small partial refunds must not overshoot the approved VAT.
+            vat_amount = remaining_vat if want == remaining else min(remaining_vat, (want - tax_free_amount + 5) // 11)
+        if not 0 <= vat_amount <= remaining_vat:
+            raise RefundError(f"Order {order}: VAT part must be between 0 and {remaining_vat}")
         n = order.events.filter(kind=PaymentEvent.Kind.CANCEL_REQUEST).count() + 1
         params = {
             "cid": order.kakaopay_cid, "tid": order.tid, "cancel_amount": want,

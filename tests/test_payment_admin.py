@@ -145,3 +145,24 @@ def test_store_rules_are_edited_in_the_admin(staff, kakao_app):
     rules = StoreRules.objects.get(kakao_app=kakao_app)
     assert rules.hours.count() == 1 and rules.closed_dates.get().reason == "성탄절"
     assert rules.remote_areas.get().zip_to == "63644"
+
+
+def test_small_partial_refunds_never_overshoot_the_vat(kakao_app, plugin_base, fake_kakao):
+    """30원 with 3원 VAT refunded 6원 at a time: rounding each part's VAT up (1원 each) would pass
+    the approved VAT at the fourth refund and end on a negative VAT cancel."""
+    order, option, buyer = paid_order(kakao_app, plugin_base, fake_kakao, price=6, quantity=5)
+    assert (order.approved_amount, order.approved_vat_amount) == (30, 3)
+    for _ in range(5):
+        payments.payment_refund(order_id=order.pk, amount=6, tax_free_amount=0, staff="staff")
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED and order.refunded_amount == 30
+    assert order.refunded_vat_amount == 3
+    vats = [int(c["params"]["cancel_vat_amount"]) for c in fake_kakao.calls("cancel")]
+    assert len(vats) == 5 and min(vats) >= 0 and sum(vats) == 3
+
+
+def test_a_vat_part_above_what_is_left_is_refused(kakao_app, plugin_base, fake_kakao):
+    order, option, buyer = paid_order(kakao_app, plugin_base, fake_kakao)
+    with pytest.raises(payments.RefundError, match="VAT part"):
+        payments.payment_refund(order_id=order.pk, amount=5000, tax_free_amount=0, vat_amount=order.approved_vat_amount + 1)
+    assert not fake_kakao.calls("cancel")
