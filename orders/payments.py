@@ -208,6 +208,8 @@ def _settle_by_inquiry(order: Order, client: KakaoPayClient) -> _Verdict:
             order_fail(order=order, reason=f"kakaopay_{status.lower()}", message=FAILED_AT_KAKAOPAY[status],
                        from_states=(Order.Status.APPROVING,))  # fmt: skip
         return _Verdict.SETTLED
+    if status == "PART_CANCEL_PAYMENT":
+        return _settle_partly_cancelled(order, result.data)
     if status in CANCELLED_AT_KAKAOPAY:
         # Approved and already cancelled at KakaoPay (by staff there): nothing charged stays.
         canceled = (result.data.get("canceled_amount") or {}).get("total") or 0
@@ -217,6 +219,29 @@ def _settle_by_inquiry(order: Order, client: KakaoPayClient) -> _Verdict:
                        from_states=(Order.Status.APPROVING,))  # fmt: skip
         return _Verdict.SETTLED
     return _Verdict.UNKNOWN
+
+
+def _settle_partly_cancelled(order: Order, data: dict[str, Any]) -> _Verdict:
+    """Approved, then partly cancelled at KakaoPay (by staff there) while our approval was still
+    unsettled: we never completed the order, so the rest of the charge is cancelled too (REFUNDING,
+    then compensation), never left charged."""
+    total, tax_free, vat = _amounts(data)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != Order.Status.APPROVING:
+            return _Verdict.SETTLED
+        locked.approved_amount, locked.approved_tax_free_amount, locked.approved_vat_amount = total, tax_free, vat
+        _apply_canceled(locked, data)
+        locked.status, locked.failure_reason = Order.Status.REFUNDING, "cancelled_at_kakaopay"
+        locked.failure_message, locked.lease_until = "결제가 취소되었습니다.", None
+        locked.save()
+        from catalog.stock import stock_release
+
+        stock_release(reference=locked.partner_order_id)
+        payment_event_record(order=locked, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
+                             message=f"partly cancelled at KakaoPay ({locked.refunded_amount} of {total}): cancelling the rest")  # fmt: skip
+    payment_compensate(order_id=order.pk)
+    return _Verdict.SETTLED
 
 
 def _amounts(data: dict[str, Any]) -> tuple[int, int, int]:
@@ -329,6 +354,12 @@ def payment_compensate(*, order_id: int) -> Outcome:
             _record_call(order, PaymentEvent.Kind.INQUIRY, result, outcome=PaymentEvent.Outcome.OK,
                          message=str(result.data.get("status")))  # fmt: skip
             if result.data.get("status") != "CANCEL_PAYMENT":
+                if result.data.get("status") == "PART_CANCEL_PAYMENT":
+                    # part was cancelled elsewhere: the next try cancels what is really left
+                    with transaction.atomic():
+                        locked = Order.objects.select_for_update().get(pk=order_id)
+                        _apply_canceled(locked, result.data)
+                        locked.save(update_fields=["refunded_amount", "refunded_tax_free_amount", "refunded_vat_amount"])
                 _release_lease(order)
                 return Outcome.RETRY
         else:

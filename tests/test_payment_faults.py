@@ -272,3 +272,34 @@ def test_retry_after_an_answered_5xx_waits_for_the_current_call(kakao_app, plugi
     Order.objects.filter(pk=order.pk).update(approve_requested_at=timezone.now())
     order.refresh_from_db()
     assert payments._may_be_in_flight(order, client) is True
+
+
+@pytest.mark.django_db
+def test_an_approval_partly_cancelled_at_kakaopay_before_we_settled_it_is_cancelled_in_full(
+    kakao_app, plugin_base, fake_kakao, settings
+):
+    """Approve went through but its answer was lost; meanwhile staff at KakaoPay cancelled part of
+    it. Settling must not leave the rest charged on an order we never completed."""
+    import requests
+
+    order, option, buyer = held_with_token(kakao_app, plugin_base, fake_kakao, fault="lost")
+    assert payments.payment_approve(order_id=order.pk) is payments.Outcome.RETRY
+    total = order.total_amount
+    r = requests.post(
+        f"{fake_kakao.url}/v1/payment/cancel",
+        data={"cid": "TC0ONETIME", "tid": order.tid, "cancel_amount": 5000, "cancel_tax_free_amount": 0,
+              "cancel_vat_amount": 455, "cancel_available_amount": total},  # fmt: skip
+        headers={"Authorization": f"KakaoAK {kakao_app.kakaopay_admin_key}"},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+    Order.objects.filter(pk=order.pk).update(
+        approve_requested_at=timezone.now() - timedelta(minutes=5), lease_until=None
+    )  # the lost call can no longer be in flight
+    assert payments.payment_approve(order_id=order.pk) is payments.Outcome.DONE
+    order.refresh_from_db()
+    assert order.status == Order.Status.FAILED and order.refunded_amount == total
+    assert buyer.t4()["data"]["order_status"] == "F"
+    tid = fake_kakao.state()["kakaopay"]["tids"][order.tid]
+    assert tid["status"] == "CANCEL_PAYMENT" and tid["approvals"] == 1
+    assert Option.objects.get(pk=option.pk).stock == 5  # the hold was given back
