@@ -564,7 +564,12 @@ def _unknown(inst: Inst) -> ChargeOutcome:
 def _may_be_in_flight(inst: Inst, order: Order, client: KakaoPayClient) -> bool:
     """Could the last charge call still reach KakaoPay?  Not when KakaoPay answered it (a 5xx),
     nor once longer than a call can take has passed since it was sent."""
-    last = order.events.filter(kind=PaymentEvent.Kind.CHARGE_UNKNOWN).order_by("-id").first()
+    # only the current attempt counts: an earlier attempt's answered 5xx says nothing of this one
+    last = (
+        order.events.filter(kind=PaymentEvent.Kind.CHARGE_UNKNOWN, created_at__gte=inst.requested_at)
+        .order_by("-id")
+        .first()
+    )
     if last is not None and last.http_status is not None:
         return False
     return timezone.now() < inst.requested_at + timedelta(seconds=2 * client.timeout + 5)

@@ -323,3 +323,20 @@ def test_plan_admin_validates_and_previews(kakao_app):
     plan.refresh_from_db()
     assert plan.intro_amounts == "0"
     assert client.get("/admin/orders/subscription/").status_code == 200
+
+
+@flow
+def test_an_earlier_answered_5xx_does_not_make_the_current_charge_look_landed(active, fake_kakao, kakao_app):
+    """After attempt 1's answered 500, attempt 2's unanswered call may still be in flight."""
+    from kakaoplugin.clients.kakaopay import KakaoPayClient
+    from orders.subscriptions import _may_be_in_flight
+
+    sub = active()
+    fake_kakao.fault("subscription", "error500")
+    assert subscription_charge(subscription_id=sub.pk, now=seoul(2024, 2, 29, 10)) is ChargeOutcome.RETRY
+    inst = Inst.objects.get(subscription=sub, seq=1)
+    client = KakaoPayClient.for_app(kakao_app)
+    assert _may_be_in_flight(inst, inst.order, client) is False  # attempt 1 was answered
+    Inst.objects.filter(pk=inst.pk).update(requested_at=timezone.now())  # attempt 2 sent just now
+    inst.refresh_from_db()
+    assert _may_be_in_flight(inst, inst.order, client) is True
