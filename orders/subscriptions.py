@@ -531,7 +531,10 @@ def _settle(sub: Subscription, inst: Inst, order: Order, client: KakaoPayClient)
         status = str(result.data.get("status") or "")
         _record_call(order, PaymentEvent.Kind.INQUIRY, result, outcome=PaymentEvent.Outcome.OK, message=status)
         if status in ("SUCCESS_PAYMENT", "PART_CANCEL_PAYMENT", "CANCEL_PAYMENT"):
-            return _charged(sub, inst, result.data)
+            outcome = _charged(sub, inst, result.data)
+            if status != "SUCCESS_PAYMENT":
+                _cancelled_elsewhere(order, result.data, full=status == "CANCEL_PAYMENT")
+            return outcome
         if status.startswith("FAIL") or status == "QUIT_PAYMENT":
             return None
         return _unknown(inst)
@@ -554,6 +557,27 @@ def _settle(sub: Subscription, inst: Inst, order: Order, client: KakaoPayClient)
     payment_event_record(order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.INFO,
                          message="no approval at KakaoPay since our call: it did not charge")  # fmt: skip
     return None
+
+
+def _cancelled_elsewhere(order: Order, data: dict[str, Any], *, full: bool) -> None:
+    """The charge was (partly) cancelled at KakaoPay (its staff) before we settled it: the child
+    order says so, as a refund from the admin would have."""
+    from .payments import _apply_canceled
+
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        _apply_canceled(locked, data)
+        if full and locked.status == Order.Status.PAID:
+            locked.status = Order.Status.CANCELLED
+        locked.save()
+        payment_event_record(order=locked, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.INFO,
+                             message=f"{locked.status}: {locked.refunded_amount} cancelled at KakaoPay")  # fmt: skip
+        from .webhooks import ORDER_CANCELLED, ORDER_REFUNDED, order_webhook_emit
+
+        if locked.status == Order.Status.CANCELLED:
+            order_webhook_emit(order_id=locked.pk, event_type=ORDER_CANCELLED)
+        else:
+            order_webhook_emit(order_id=locked.pk, event_type=ORDER_REFUNDED, key="kakaopay")
 
 
 def _unknown(inst: Inst) -> ChargeOutcome:

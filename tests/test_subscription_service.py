@@ -246,6 +246,9 @@ def test_a_charge_is_refunded_with_the_existing_refund_machinery(active, fake_ka
     assert done.full and done.amount == 9900
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.refunded_amount == 9900
+    from kakaoplugin.models import WebhookEvent
+
+    assert WebhookEvent.objects.filter(idempotency_key=f"order.cancelled:{order.partner_order_id}").exists()
     assert WebhookEvent.objects.filter(type="order.cancelled", idempotency_key__endswith=order.partner_order_id).exists()
     cancel = fake_kakao.calls("cancel")[-1]["params"]
     assert cancel["cid"] == "TCSUBSCRIP" and cancel["tid"] == order.tid
@@ -340,3 +343,38 @@ def test_an_earlier_answered_5xx_does_not_make_the_current_charge_look_landed(ac
     Inst.objects.filter(pk=inst.pk).update(requested_at=timezone.now())  # attempt 2 sent just now
     inst.refresh_from_db()
     assert _may_be_in_flight(inst, inst.order, client) is True
+
+
+@flow
+def test_a_charge_cancelled_at_kakaopay_before_we_settled_it_shows_as_cancelled(active, fake_kakao, kakao_app):
+    """The dead worker's charge went through and KakaoPay's staff cancelled it before we settled:
+    the installment is charged (it happened) and its child order shows the cancel."""
+    sub = active()
+    assert subscription_charge(subscription_id=sub.pk, now=seoul(2024, 2, 29, 10)) is ChargeOutcome.DONE
+    fake_kakao.fault("subscription", "error500")
+    assert subscription_charge(subscription_id=sub.pk, now=seoul(2024, 3, 31, 10)) is ChargeOutcome.RETRY
+    inst = Inst.objects.get(subscription=sub, seq=2)
+    auth = {"Authorization": "KakaoAK test-admin-key-0123456789"}
+    answer = requests.post(
+        fake_kakao.url + "/v1/payment/subscription", headers=auth,
+        data={"cid": "TCSUBSCRIP", "sid": str(sub.sid), "partner_order_id": inst.order.partner_order_id,
+              "partner_user_id": "user-1", "item_name": sub.item_name, "quantity": 1, "total_amount": 9900,
+              "tax_free_amount": 0}, timeout=5,
+    ).json()  # fmt: skip
+    cancel = requests.post(
+        fake_kakao.url + "/v1/payment/cancel", headers=auth,
+        data={"cid": "TCSUBSCRIP", "tid": answer["tid"], "cancel_amount": 9900, "cancel_tax_free_amount": 0,
+              "cancel_vat_amount": 900, "cancel_available_amount": 9900}, timeout=5,
+    )  # fmt: skip
+    assert cancel.status_code == 200, cancel.text
+    Inst.objects.filter(pk=inst.pk).update(requested_at=timezone.now() - timedelta(seconds=1))
+    payment_event_record(order=inst.order, kind=PaymentEvent.Kind.CHARGE_SUCCESS, response=answer, outcome="ok")
+    assert subscription_charge(subscription_id=sub.pk, now=seoul(2024, 3, 31, 10)) is ChargeOutcome.DONE
+    inst.refresh_from_db()
+    order = inst.order
+    order.refresh_from_db()
+    assert inst.status == Inst.Status.PAID and inst.tid == answer["tid"]
+    assert order.status == Order.Status.CANCELLED and order.refunded_amount == 9900
+    from kakaoplugin.models import WebhookEvent
+
+    assert WebhookEvent.objects.filter(idempotency_key=f"order.cancelled:{order.partner_order_id}").exists()
