@@ -118,7 +118,14 @@ def page(browser, live_server, request):
 
     page.on("response", on_response)
     page.on("pageerror", lambda error: page.problems.append(f"JavaScript error: {error}"))
-    page.on("requestfailed", lambda r: "/static/" in r.url and page.problems.append(f"failed: {r.url} {r.failure}"))
+    # net::ERR_ABORTED is the browser dropping a request because the page navigated on (a click
+    # while an asset still loads): not a broken asset, which shows as a 4xx above.
+    page.on(
+        "requestfailed",
+        lambda r: "/static/" in r.url
+        and "ERR_ABORTED" not in (r.failure or "")
+        and page.problems.append(f"failed: {r.url} {r.failure}"),
+    )
     yield page
 
     reports = request.node.stash.get(_REPORTS, {})
