@@ -266,25 +266,28 @@ def _unauthorized() -> Response:
     return Response(401, {"msg": "this access token does not exist", "code": -401})
 
 
+def _authorized_user(state: FakeState, req: Request, op: str) -> tuple[dict | None, Response | None]:
+    """An armed fault's answer, or the bearer token's user (401 when there is none)."""
+    failed = _common_fault(state.take_fault(op, req.params))
+    if failed is not None:
+        return None, failed
+    user = _user_for(state, req)
+    return (user, None) if user is not None else (None, _unauthorized())
+
+
 @route("GET", r"/v2/user/me", "user_me")
 def user_me(state: FakeState, req: Request) -> Response:
-    failed = _common_fault(state.take_fault("user_me", req.params))
-    if failed is not None:
-        return failed
-    user = _user_for(state, req)
-    if user is None:
-        return _unauthorized()
+    user, refused = _authorized_user(state, req, "user_me")
+    if refused is not None:
+        return refused
     return Response(200, {"id": user["id"], "connected_at": _iso(time.time()), "kakao_account": user["kakao_account"]})
 
 
 @route("GET", r"/v2/user/service_terms", "service_terms")
 def service_terms(state: FakeState, req: Request) -> Response:
-    failed = _common_fault(state.take_fault("service_terms", req.params))
-    if failed is not None:
-        return failed
-    user = _user_for(state, req)
-    if user is None:
-        return _unauthorized()
+    user, refused = _authorized_user(state, req, "service_terms")
+    if refused is not None:
+        return refused
     terms = [
         {"tag": t["tag"], "required": t.get("required", False), "agreed": t.get("agreed", True),
          "revocable": t.get("revocable", False), "agreed_at": t.get("agreed_at") or _iso(time.time())}
@@ -295,12 +298,9 @@ def service_terms(state: FakeState, req: Request) -> Response:
 
 @route("GET", r"/v1/user/service/terms", "service_terms_v1")
 def service_terms_v1(state: FakeState, req: Request) -> Response:
-    failed = _common_fault(state.take_fault("service_terms_v1", req.params))
-    if failed is not None:
-        return failed
-    user = _user_for(state, req)
-    if user is None:
-        return _unauthorized()
+    user, refused = _authorized_user(state, req, "service_terms_v1")
+    if refused is not None:
+        return refused
     allowed = [
         {"tag": t["tag"], "agreed_at": t.get("agreed_at") or _iso(time.time())}
         for t in user["service_terms"]

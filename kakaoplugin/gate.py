@@ -96,11 +96,12 @@ class PluginGateMiddleware:
             return envelope.fail(404, "알 수 없는 플러그인 주소입니다 (unknown plugin key)", http_status=404)
         started = time.monotonic()
         endpoint = ENDPOINTS.get(request.path_info[match.end() :].rstrip("/"), "unknown")
-        call = None if endpoint in UNLOGGED_ENDPOINTS else self._store(request, app, endpoint)
+        context = kakao_context(request)
+        call = None if endpoint in UNLOGGED_ENDPOINTS else self._store(request, app, endpoint, context)
         response = self._refusal(request, app)
         if response is None:
             request.kakao_app = app
-            request.kakao = kakao_context(request)
+            request.kakao = context
             fast = FAST_PATHS.get(endpoint) if request.method == "GET" else None
             if fast is not None:
                 try:
@@ -122,20 +123,19 @@ class PluginGateMiddleware:
 
     def _refusal(self, request: HttpRequest, app) -> HttpResponse | None:
         networks = app.networks
-        if networks and not ip_allowed(client_ip(request), networks):
-            logger.warning("plugin call refused: source %s not allowed for app %s", client_ip(request), app.pk)
+        if networks and not ip_allowed(source := client_ip(request), networks):
+            logger.warning("plugin call refused: source %s not allowed for app %s", source, app.pk)
             return envelope.fail(403, "허용되지 않은 출발지입니다 (source address not allowed)", http_status=403)
         return self._body_too_large(request) or self._has_nul(request)
 
     @staticmethod
-    def _store(request: HttpRequest, app, endpoint: str):
+    def _store(request: HttpRequest, app, endpoint: str, context: KakaoContext):
         """Store the call before anything answers it (InboundCall); a body over the limit is not read."""
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         body = request.body if 0 < length <= settings.PLUGIN_MAX_BODY_BYTES else None
-        context = kakao_context(request)
         try:
             return inbound_call_start(
                 kakao_app=app, endpoint=endpoint, method=request.method, meta=request.META,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -105,8 +106,9 @@ class KakaoApp(models.Model):
         ):
             raise ValidationError({"order_agreements": "a list of {company, title, url} objects"})
 
-    @property
+    @cached_property
     def networks(self):
+        # Parsed once per instance: the gate keeps an app per process, so not once per request.
         return parse_networks(self.allowed_networks)
 
     @property
