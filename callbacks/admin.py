@@ -1,8 +1,8 @@
 """Staff admin of callbacks: the event log with fetch attempts and "fetch again", members with
 their profile, addresses, consents, locations and images, Kakao Sync sign-ups, retention purges.
 
-Personal data is masked everywhere unless the staff user has ``callbacks.view_personal_data``
-("Can see members' personal data in full"); image files are served only to those users.
+Personal data is masked everywhere unless the staff user has ``kakaoplugin.view_personal_data``
+("Can see personal data in full", :mod:`kakaoplugin.masking`); image files are served only to those users.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from kakaoplugin.admin_masking import HIDDEN, PersonalDataMixin
+from kakaoplugin.masking import can_see_personal_data
 from kakaoplugin.models import Customer
 
 from . import services
-from .masking import mask_number, mask_value
 from .models import (
     CallbackEvent,
     Consent,
@@ -33,9 +34,6 @@ from .models import (
     SecureImageSet,
     ShippingAddress,
 )
-from .selectors import can_see_personal_data
-
-HIDDEN = "(hidden: needs the “see personal data” permission)"
 
 
 def _link(obj, label: str | None = None):
@@ -64,46 +62,6 @@ class ReadOnlyMixin:
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
 
-class PersonalDataMixin:
-    """Fields named in ``personal_fields`` are swapped for ``masked_<name>`` unless the user may
-    see personal data in full. Masked display methods are generated per field."""
-
-    personal_fields: tuple[str, ...] = ()
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        for name in cls.personal_fields:
-            if not hasattr(cls, f"masked_{name}"):
-                setattr(cls, f"masked_{name}", _masked_display(name))
-
-    def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
-        if can_see_personal_data(request.user):
-            return fields
-        return [f"masked_{f}" if f in self.personal_fields else f for f in fields]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if can_see_personal_data(request.user):
-            return fields
-        return [f"masked_{f}" if f in self.personal_fields else f for f in fields] + [
-            f"masked_{f}" for f in self.personal_fields if f not in fields
-        ]
-
-
-def _masked_display(name: str):
-    def display(self, obj):
-        if not hasattr(obj, name) or callable(getattr(obj, name)):
-            return HIDDEN  # a display of the admin (thumbnails), not a model field
-        value = getattr(obj, name)
-        if isinstance(value, float):
-            return mask_number(value)
-        return mask_value(value)
-
-    display.short_description = name.replace("_", " ")
-    return display
-
-
 # --- members: extend whatever Customer admin is registered (kakaoplugin's) --------------------
 
 
@@ -117,6 +75,7 @@ class MemberProfileInline(PersonalDataMixin, ReadOnlyMixin, admin.StackedInline)
     readonly_fields = fields
     personal_fields = (
         "nickname", "profile_image_url", "phone_number", "email", "age_range", "birthyear", "birthday", "gender",
+        "ci_hash",
     )  # fmt: skip
 
 

@@ -114,7 +114,6 @@ class MemberProfile(models.Model):
 
     class Meta:
         verbose_name = "member profile"
-        permissions = [("view_personal_data", "Can see members' personal data in full")]
 
     def __str__(self) -> str:
         return f"profile of {self.customer.app_user_id}"

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+from kakaoplugin.masking import PERSONAL_DATA_PERMISSION, can_see_personal_data  # noqa: F401 (re-exported)
 from kakaoplugin.models import Customer
 
 from .models import CallbackEvent, MemberProfile
-
-PERSONAL_DATA_PERMISSION = "callbacks.view_personal_data"
-
-
-def can_see_personal_data(user) -> bool:
-    return bool(user and user.is_active and user.is_staff and user.has_perm(PERSONAL_DATA_PERMISSION))
 
 
 def member_profile_get(*, customer: Customer) -> MemberProfile | None:

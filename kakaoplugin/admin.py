@@ -5,7 +5,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from .admin_masking import PersonalDataMixin, pretty_json
 from .fields import mask
+from .masking import can_see_personal_data, mask_personal, mask_personal_text
 from .models import (
     Customer,
     InboundCall,
@@ -23,11 +25,16 @@ from .services import (
     customer_set_blocked,
     kakao_app_rotate_plugin_key,
     webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
     webhook_resend,
 )
 
 admin.site.site_header = "Kakao TalkBiz plugin backend"
 admin.site.site_title = "TalkBiz plugins"
+
+# Write-only in the admin: never rendered after they are saved, to anyone (masked, "replace" input).
+ADMIN_SECRET_FIELDS = ("rest_api_key", *SECRET_FIELDS)
+PLUGIN_URLS_PERMISSION = "kakaoplugin.view_plugin_urls"
 
 
 class SecretInput(forms.PasswordInput):
@@ -41,25 +48,35 @@ class KakaoAppForm(forms.ModelForm):
     class Meta:
         model = KakaoApp
         fields = "__all__"
-        widgets = {name: SecretInput() for name in SECRET_FIELDS}
+        widgets = {name: SecretInput() for name in ADMIN_SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in SECRET_FIELDS:
+        for name in ADMIN_SECRET_FIELDS:
             field = self.fields.get(name)
             if field is None:
                 continue
-            field.required = False
+            if self.instance.pk or name != "rest_api_key":
+                field.required = False  # the REST API key is required once, when the app is made
             current = getattr(self.instance, name, "") if self.instance.pk else ""
             state = f"set ({mask(current)})" if current else "not set"
             field.help_text = f"Currently {state}. Leave blank to keep; type a new value to replace."
 
     def clean(self):
         cleaned = super().clean()
-        for name in SECRET_FIELDS:
+        for name in ADMIN_SECRET_FIELDS:
             if not cleaned.get(name) and self.instance.pk:
                 cleaned[name] = getattr(self.instance, name)  # blank means "keep"
         return cleaned
+
+
+def _masked_secret(name: str):
+    def display(self, obj):
+        value = getattr(obj, name, "")
+        return f"set ({mask(value)})" if value else "not set"
+
+    display.short_description = KakaoApp._meta.get_field(name).verbose_name
+    return display
 
 
 @admin.register(KakaoApp)
@@ -107,9 +124,32 @@ class KakaoAppAdmin(admin.ModelAdmin):
         ("History", {"fields": ("created_at", "updated_at")}),
     )
 
+    def _swapped(self, request, obj, names):
+        """Staff who may not change the app see its secrets as read-only fields: masked, never the value;
+        the plugin URLs (they hold the plugin key) only with their own permission."""
+        names = list(names)
+        if obj is not None and not self.has_change_permission(request, obj):
+            names = [f"masked_{n}" if n in ADMIN_SECRET_FIELDS else n for n in names]
+        if not request.user.has_perm(PLUGIN_URLS_PERMISSION):
+            names = ["plugin_url_list_hidden" if n == "plugin_url_list" else n for n in names]
+        return names
+
+    def get_fieldsets(self, request, obj=None):
+        return [(t, {**o, "fields": self._swapped(request, obj, o["fields"])}) for t, o in super().get_fieldsets(request, obj)]
+
+    def get_readonly_fields(self, request, obj=None):
+        names = self._swapped(request, obj, super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            names += [f"masked_{n}" for n in ADMIN_SECRET_FIELDS]
+        return names
+
     @admin.display(description="plugin key")
     def masked_plugin_key(self, obj: KakaoApp) -> str:
         return mask(obj.plugin_key) if obj.pk else "(made on save)"
+
+    @admin.display(description="URLs to register with Kakao")
+    def plugin_url_list_hidden(self, obj: KakaoApp) -> str:
+        return "(hidden: needs the “see plugin URLs” permission; they hold the plugin key)"
 
     @admin.display(description="URLs to register with Kakao")
     def plugin_url_list(self, obj: KakaoApp):
@@ -131,6 +171,10 @@ class KakaoAppAdmin(admin.ModelAdmin):
             f"Rotated {queryset.count()} plugin key(s). Register the new URLs with Kakao.",
             messages.WARNING,
         )
+
+
+for _name in ADMIN_SECRET_FIELDS:
+    setattr(KakaoAppAdmin, f"masked_{_name}", _masked_secret(_name))
 
 
 @admin.register(Customer)
@@ -218,10 +262,19 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ("kakao_app", "is_active")
     readonly_fields = ("signing_secret", "created_at")
     fields = ("kakao_app", "url", "event_types", "is_active", "signing_secret", "created_at")
+    actions = ["rotate_secret"]
 
     @admin.display(description="signing secret")
     def signing_secret(self, obj: WebhookEndpoint) -> str:
-        return obj.secret if obj.pk else "(made on save)"
+        # shown once, in a message, when made or rotated; never rendered again
+        return f"set ({mask(obj.secret)})" if obj.pk else "(made on save, shown once)"
+
+    def _show_once(self, request, endpoint: WebhookEndpoint) -> None:
+        self.message_user(
+            request,
+            format_html("Signing secret of {} (shown this once, copy it now): <code>{}</code>", endpoint.url, endpoint.secret),
+            messages.WARNING,
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -232,12 +285,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             obj._state.adding = False
             if not obj.is_active:
                 WebhookEndpoint.objects.filter(pk=obj.pk).update(is_active=False)
+            self._show_once(request, made)
             return
         super().save_model(request, obj, form, change)
 
+    @admin.action(description="Rotate the signing secret (shown once)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            self._show_once(request, webhook_endpoint_rotate_secret(endpoint=endpoint))
+
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(PersonalDataMixin, admin.ModelAdmin):
     list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at")
     list_filter = ("status", "endpoint__kakao_app", "event__type")
     search_fields = ("event__id", "endpoint__url")
@@ -247,15 +306,18 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     )  # fmt: skip
     inlines = [WebhookAttemptInline]
     actions = ["resend"]
+    personal_fields = ("payload",)
 
     def has_add_permission(self, request):
         return False
 
     @admin.display(description="payload")
     def payload(self, obj: WebhookDelivery):
-        import json
+        return pretty_json(obj.event.payload)
 
-        return format_html("<pre>{}</pre>", json.dumps(obj.event.payload, ensure_ascii=False, indent=2))
+    @admin.display(description="payload (personal data masked)")
+    def masked_payload(self, obj: WebhookDelivery):
+        return pretty_json(mask_personal(obj.event.payload))
 
     @admin.action(description="Resend now", permissions=["change"])
     def resend(self, request, queryset):
@@ -303,13 +365,17 @@ class InboundCallAdmin(admin.ModelAdmin):
             "query", "http_status", "result_status", "result_message", "duration_ms", "body_purged_at",
         ]  # fmt: skip
         if request.user.has_perm("kakaoplugin.view_inbound_body"):
-            fields.insert(9, "body")
+            fields.insert(9, "body" if can_see_personal_data(request.user) else "masked_body")
         else:
             fields.insert(9, "body_hidden")
         return fields
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
+
+    @admin.display(description="body (personal data masked)")
+    def masked_body(self, obj: InboundCall):
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", mask_personal_text(obj.body)) if obj.body else "-"
 
     @admin.display(description="body")
     def body_hidden(self, obj: InboundCall) -> str:

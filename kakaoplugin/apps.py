@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.models.signals import post_migrate
 
 
 class KakaopluginConfig(AppConfig):
@@ -13,3 +14,7 @@ class KakaopluginConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "purge-inbound-calls", {"task": "kakaoplugin.tasks.purge_inbound_calls", "schedule": 24 * 3600.0}
         )
+        # the staff roles (Django groups) exist after every migrate (kakaoplugin.roles)
+        from .roles import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="kakaoplugin.roles")

@@ -92,6 +92,8 @@ class KakaoApp(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "Kakao app"
+        # The plugin URLs carry the plugin key: seeing them is seeing the key.
+        permissions = [("view_plugin_urls", "Can see the plugin URLs (they hold the plugin key)")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.environment})"
@@ -133,6 +135,8 @@ class Customer(models.Model):
             models.UniqueConstraint(fields=["kakao_app", "app_user_id"], name="customer_unique_app_user"),
         ]
         verbose_name = "member"
+        # One permission for personal data wherever it is shown (kakaoplugin.masking).
+        permissions = [("view_personal_data", "Can see personal data in full (names, phones, addresses, emails, CI)")]
 
     def __str__(self) -> str:
         return f"{self.app_user_id} @ {self.kakao_app.name}"

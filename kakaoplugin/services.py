@@ -127,6 +127,13 @@ def webhook_endpoint_create(*, kakao_app: KakaoApp, url: str, event_types: list[
     )
 
 
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new signing secret; the old one stops verifying at once."""
+    endpoint.secret = "whsec_" + secrets.token_urlsafe(32)
+    endpoint.save(update_fields=["secret"])
+    return endpoint
+
+
 def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], idempotency_key: str) -> WebhookEvent | None:
     """Record an event and a delivery per subscribed endpoint; sent by Celery after commit.
 

@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.template.response import TemplateResponse
 
+from kakaoplugin.admin_masking import PersonalDataMixin
+
 from . import payments
 from .models import (
     BusinessHours,
@@ -47,11 +49,12 @@ class StoreRulesAdmin(admin.ModelAdmin):
 # --- order sheets ------------------------------------------------------------------------------
 
 
-class OrderSheetLineInline(admin.TabularInline):
+class OrderSheetLineInline(PersonalDataMixin, admin.TabularInline):
     model = OrderSheetLine
     extra = 0
     can_delete = False
     readonly_fields = [f.name for f in OrderSheetLine._meta.fields]
+    personal_fields = ("text",)  # a typed answer may be a name, a phone number, an address
 
 
 @admin.register(OrderSheet)
@@ -118,12 +121,13 @@ class AttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class PaymentEventInline(admin.TabularInline):
+class PaymentEventInline(PersonalDataMixin, admin.TabularInline):
     model = PaymentEvent
     extra = 0
     can_delete = False
     fields = ("created_at", "kind", "outcome", "http_status", "message", "request", "response", "duration_ms", "created_by")
     readonly_fields = fields
+    personal_fields = ("request", "response")
     ordering = ("created_at", "id")
 
     def has_add_permission(self, request, obj=None):
@@ -155,7 +159,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
     list_display = (
         "partner_order_id", "kakao_app", "status", "t4", "total_amount", "shipping_fee", "refunded_amount",
         "app_user_id", "relay_id", "failure_message", "created_at",
@@ -167,6 +171,7 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Order._meta.fields] + ["t4"]
     inlines = [OrderLineInline, PaymentEventInline]
     actions = ["refund", "check_with_kakaopay"]
+    personal_fields = ("shipping_address",)
     fieldsets = (
         (None, {"fields": ("partner_order_id", "kakao_app", "sheet", "status", "t4", "failure_message", "failure_reason")}),
         ("Buyer", {"fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code", "shipping_address")}),
@@ -235,12 +240,13 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(admin.ModelAdmin):
+class PaymentEventAdmin(PersonalDataMixin, admin.ModelAdmin):
     list_display = ("created_at", "order", "kind", "outcome", "http_status", "message", "duration_ms", "created_by")
     list_filter = ("kind", "outcome", "created_at")
     search_fields = ("order__partner_order_id", "idempotency_key", "message")
     list_select_related = ("order",)
     readonly_fields = [f.name for f in PaymentEvent._meta.fields]
+    personal_fields = ("request", "response")
 
     def has_add_permission(self, request):
         return False
