@@ -11,7 +11,7 @@ import json
 
 from django.utils.html import format_html
 
-from .masking import PERSONAL_CONTAINERS, can_see_personal_data, mask_personal, mask_value
+from .masking import PERSONAL_CONTAINERS, mask_leaf, can_see_personal_data, mask_personal
 
 HIDDEN = "(hidden: needs the “see personal data” permission)"
 
@@ -29,7 +29,7 @@ def _masked_display(name: str):
         value = getattr(obj, name)
         if isinstance(value, dict | list):
             return pretty_json(mask_personal(value, whole=name in PERSONAL_CONTAINERS))
-        return mask_value(value)
+        return mask_leaf(name, value) or ""
 
     display.short_description = name.replace("_", " ")
     return display

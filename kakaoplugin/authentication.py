@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rest_framework import authentication, exceptions, permissions
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import KakaoApp, MerchantApiKey
 from .services import api_key_authenticate
@@ -57,3 +58,19 @@ class HasScope(permissions.BasePermission):
             return False
         scope = getattr(view, "required_scope", None)
         return scope is None or user.has_scope(scope)
+
+
+class MerchantKeyThrottle(throttling.SimpleRateThrottle):
+    """Requests per API key (``MERCHANT_API_RATE``, e.g. ``600/min``; empty: unlimited), counted in
+    the shared cache (Redis) so every web process sees the same count. Over it: a 429 envelope."""
+
+    scope = "merchant_key"
+
+    def get_rate(self):
+        return getattr(settings, "MERCHANT_API_RATE", "") or None
+
+    def get_cache_key(self, request, view):
+        user = request.user
+        if not isinstance(user, ApiClient):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": user.api_key.pk}

@@ -115,6 +115,8 @@ def exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
         response = fail(exc.status_code, _detail_text(exc.detail), http_status=exc.status_code)
         if getattr(exc, "auth_header", None):  # 401: say which scheme (the merchant API's Bearer)
             response["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:  # 429 (throttled): when to try again
+            response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
         return response
     from django.http import Http404
 

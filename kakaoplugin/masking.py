@@ -78,14 +78,33 @@ def mask_number(value: float | None) -> str:
     return re.sub(r"(\.\d)\d*", r"\1…", f"{value:.1f}")
 
 
-def _mask_all(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _mask_all(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_all(v) for v in value]
-    if value is None or isinstance(value, bool):
+# The part of an address that finds the door: nothing of it is shown.
+HIDDEN_KEYS = frozenset({"detail_address", "detail"})
+# Free text a buyer typed (an order sheet's TEXT answer): any of it may be personal.
+FREE_TEXT_KEYS = frozenset({"text"})
+
+
+def mask_words(text: str) -> str:
+    """Free text masked word by word: ``홍길동 010-9876-5432`` → ``홍*동 ***-****-5432``."""
+    return " ".join(mask_value(word) for word in str(text).split())
+
+
+def mask_leaf(key: str | None, value: Any) -> Any:
+    if value is None or value == "" or isinstance(value, bool):
         return value
+    if key in HIDDEN_KEYS:
+        return "***"
+    if key in FREE_TEXT_KEYS:
+        return mask_words(value)
     return mask_value(value)
+
+
+def _mask_all(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_all(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_all(v, key) for v in value]
+    return mask_leaf(key, value)
 
 
 def mask_personal(data: Any, *, whole: bool = False) -> Any:
@@ -98,10 +117,8 @@ def mask_personal(data: Any, *, whole: bool = False) -> Any:
         for key, value in data.items():
             if key in PERSONAL_CONTAINERS:
                 out[key] = _mask_all(value)
-            elif key in PERSONAL_KEYS and not isinstance(value, dict | list):
-                out[key] = mask_value(value) if value not in (None, "") else value
             elif key in PERSONAL_KEYS:
-                out[key] = _mask_all(value)
+                out[key] = _mask_all(value, key)
             else:
                 out[key] = mask_personal(value)
         return out

@@ -150,7 +150,8 @@ class MerchantApiKey(models.Model):
     """
 
     class Scope(models.TextChoices):
-        ORDERS = "orders", "order sheets and orders"
+        ORDERS = "orders", "order sheets and orders (without shipping addresses)"
+        SHIPPING = "orders:shipping", "orders' shipping addresses (receiver name, phone, address)"
         MEMBERS = "members", "members (without personal data)"
         PERSONAL = "members:personal", "members' personal data"
 

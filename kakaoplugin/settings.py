@@ -325,3 +325,24 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default
 # worker down) are queued again this long after their download was last queued or last ran (longer
 # than the download task's own retry backoff, at most 36 s); past `expire` they are marked expired.
 SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=60)
+
+# --- staff and logins (issue 11): admin login throttling (django-axes) and merchant API rate limits
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # after AuthenticationMiddleware: answers a locked-out login
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username/address before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After ADMIN_LOGIN_FAILURE_LIMIT failed logins of one username from one address, that pair is locked
+# out for ADMIN_LOGIN_COOLOFF_MINUTES (HTTP 429); a successful login resets the count.
+AXES_ENABLED = env.bool("ADMIN_LOGIN_THROTTLE", default=True)
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "kakaoplugin.gate.client_ip"  # the address rule the plugin gate uses (proxies)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = None
+AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+# Requests per merchant API key, counted in the shared cache: "<n>/<second|minute|hour|day>"; empty: unlimited.
+MERCHANT_API_RATE = env.str("MERCHANT_API_RATE", default="600/minute")

@@ -10,12 +10,12 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from kakaoplugin.authentication import HasScope, MerchantKeyAuthentication
+from kakaoplugin.authentication import HasScope, MerchantKeyAuthentication, MerchantKeyThrottle
 from kakaoplugin.models import MerchantApiKey
 
 from . import selectors, services
@@ -28,10 +28,12 @@ from .serializers import (
     OrderSheetCreateSerializer,
     ProductLaunchSerializer,
 )
+from .serializers import SHIPPING_CONTEXT
 
 ORDERS = MerchantApiKey.Scope.ORDERS
 MEMBERS = MerchantApiKey.Scope.MEMBERS
 PERSONAL = MerchantApiKey.Scope.PERSONAL
+SHIPPING = MerchantApiKey.Scope.SHIPPING
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -39,21 +41,31 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         400: "the request is malformed (a field missing or of the wrong type)",
         401: "no API key, or an invalid or revoked one",
         403: "the key lacks the scope this endpoint needs",
+        429: "too many requests with this key (MERCHANT_API_RATE); wait Retry-After seconds",
         404: "not found in this key's Kakao app",
         409: "the Kakao app has no plugin id for this plugin (set it in the admin)",
         422: "refused: the choices do not fit the catalog (names the group and the rule), or the member is blocked",
     }
-    return {code: OpenApiResponse(ErrorSerializer, description=what[code]) for code in (401, 403, *codes)}
+    return {code: OpenApiResponse(ErrorSerializer, description=what[code]) for code in (401, 403, 429, *codes)}
 
 
 class MerchantView(GenericAPIView):
     authentication_classes = [MerchantKeyAuthentication]
     permission_classes = [HasScope]
+    throttle_classes = [MerchantKeyThrottle]
     required_scope: str = ORDERS
 
     @property
     def kakao_app(self):
         return self.request.user.kakao_app
+
+    def throttled(self, request, wait):
+        raise exceptions.Throttled(wait, detail="요청이 너무 많습니다 (too many requests with this API key; retry later)")
+
+    def get_serializer_context(self):
+        user = getattr(self.request, "user", None)
+        shipping = bool(user is not None and getattr(user, "has_scope", None) and user.has_scope(SHIPPING))
+        return {**super().get_serializer_context(), SHIPPING_CONTEXT: shipping}
 
 
 class OrderSheetCreateApi(MerchantView):

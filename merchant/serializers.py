@@ -7,9 +7,21 @@ from typing import Any
 from rest_framework import serializers
 
 from orders.models import Order
-from orders.serializers import OrderSerializer, OrderSheetSerializer
+from orders.serializers import OrderSerializer as OrderShape
+from orders.serializers import OrderSheetSerializer
 
-__all__ = ["OrderSerializer"]  # the order shape is the orders app's (shared with the webhooks)
+SHIPPING_CONTEXT = "with_shipping"
+
+
+class OrderSerializer(OrderShape):
+    """The orders app's order shape (shared with the webhooks); ``shipping_address`` (the receiver's
+    name, phone and address) only for keys with the ``orders:shipping`` scope, otherwise null."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get(SHIPPING_CONTEXT):
+            data["shipping_address"] = None
+        return data
 
 MAX_SHEET_TTL_SECONDS = 7 * 24 * 3600
 
