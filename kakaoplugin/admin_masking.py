@@ -11,7 +11,7 @@ import json
 
 from django.utils.html import format_html
 
-from .masking import PERSONAL_CONTAINERS, mask_leaf, can_see_personal_data, mask_personal
+from .masking import PERSONAL_CONTAINERS, can_see_personal_data, mask_leaf, mask_personal
 
 HIDDEN = "(hidden: needs the “see personal data” permission)"
 

@@ -20,6 +20,7 @@ from kakaoplugin.models import MerchantApiKey
 
 from . import selectors, services
 from .serializers import (
+    SHIPPING_CONTEXT,
     ErrorSerializer,
     MemberSerializer,
     OrderFilterSerializer,
@@ -28,7 +29,6 @@ from .serializers import (
     OrderSheetCreateSerializer,
     ProductLaunchSerializer,
 )
-from .serializers import SHIPPING_CONTEXT
 
 ORDERS = MerchantApiKey.Scope.ORDERS
 MEMBERS = MerchantApiKey.Scope.MEMBERS
