@@ -67,7 +67,8 @@ class Api:
 
 @pytest.fixture
 def api(app) -> Api:
-    return Api(key_for(app, "orders"))
+    # a fulfilment system: orders with their shipping addresses (orders:shipping, issue 11)
+    return Api(key_for(app, "orders", "orders:shipping"))
 
 
 def sheet_body(**extra) -> dict:

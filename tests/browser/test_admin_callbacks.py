@@ -1,6 +1,6 @@
 """Staff in a real browser on the callbacks admin: the event log filtered by kind, an event's raw
 payload, "Fetch again" on a failed event, and members' personal data masked unless the staff user
-has ``callbacks.view_personal_data``.
+has ``kakaoplugin.view_personal_data``.
 
 Callbacks reach the live server over HTTP the way Kakao sends them, with OTP URLs seeded on the
 fake Kakao; their fetch tasks run in the server's process (``eager_tasks``) against the fake.
@@ -26,7 +26,7 @@ MEMBER_PERMS = (
     "kakaoplugin.view_customer", "callbacks.view_memberprofile", "callbacks.view_shippingaddress",
     "callbacks.view_consent", "callbacks.view_locationrecord", "callbacks.view_secureimageset",
 )  # fmt: skip
-PERSONAL = "callbacks.view_personal_data"
+PERSONAL = "kakaoplugin.view_personal_data"
 
 PHONE, EMAIL, NAME = "+82 10-1234-5678", "hong.gildong@example.com", "홍길동"
 STREET = "서울특별시 강남구 테헤란로 1"

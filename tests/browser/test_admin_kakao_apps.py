@@ -86,7 +86,7 @@ def test_kakaopay_secret_is_only_ever_shown_masked(page, shot, kakao_app):
 
 def test_rotating_the_plugin_key_warns_and_changes_every_url(page, shot, kakao_app):
     old_key = kakao_app.plugin_key
-    admin_login(page, make_staff("app-rotator", *APP_PERMS))
+    admin_login(page, make_staff("app-rotator", *APP_PERMS, "kakaoplugin.view_plugin_urls"))  # the URLs hold the key
     page.goto(CHANGELIST)
 
     page.check(f"#result_list input.action-select[value='{kakao_app.pk}']")
