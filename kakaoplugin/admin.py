@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -35,6 +37,8 @@ admin.site.site_title = "TalkBiz plugins"
 # Write-only in the admin: never rendered after they are saved, to anyone (masked, "replace" input).
 ADMIN_SECRET_FIELDS = ("rest_api_key", *SECRET_FIELDS)
 PLUGIN_URLS_PERMISSION = "kakaoplugin.view_plugin_urls"
+# API key scopes that read personal data: only staff who may see it can grant them.
+PERSONAL_SCOPES = (MerchantApiKey.Scope.SHIPPING, MerchantApiKey.Scope.PERSONAL)
 
 
 class SecretInput(forms.PasswordInput):
@@ -217,6 +221,15 @@ class MerchantApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description="key")
     def masked(self, obj: MerchantApiKey) -> str:
         return f"kp_{obj.prefix}_…" if obj.prefix else "(shown once, on save)"
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "scopes" in form.base_fields and not can_see_personal_data(request.user):
+            # a key with a personal scope reads what this staff member may not see: not theirs to make
+            field = form.base_fields["scopes"] = copy.deepcopy(form.base_fields["scopes"])
+            field.choices = [(v, label) for v, label in field.choices if v not in PERSONAL_SCOPES]
+            field.help_text = "Scopes that read personal data need the “see personal data” permission."
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         # a key's app and scopes are fixed once made: make a new key instead

@@ -32,7 +32,10 @@ ROLES: dict[str, Role] = {
         group="Owner",
         summary="everything: Kakao apps and their secrets (write-only), plugin URLs, API keys, catalog, "
         "orders and refunds, personal data, inbound call bodies, staff accounts",
-        grants=(*(f"{app}.*" for app in PROJECT_APPS), "auth.*_user", "auth.*_group", "auth.view_permission"),
+        grants=(
+            *(f"{app}.*" for app in PROJECT_APPS), "auth.*_user", "auth.*_group", "auth.view_permission",
+            "axes.view_*", "axes.delete_accessattempt",  # who failed to log in; deleting an attempt unlocks
+        ),  # fmt: skip
     ),
     "order_staff": Role(
         group="Order staff",
@@ -53,13 +56,13 @@ ROLES: dict[str, Role] = {
     ),
     "developer": Role(
         group="Developer",
-        summary="Kakao apps (replace secrets, rotate the plugin key), plugin URLs, merchant API keys, webhook "
-        "endpoints and resends, inbound calls with bodies (personal data masked), fetch callbacks again; "
-        "orders and catalog read-only; personal data masked",
+        summary="Kakao apps (replace secrets, rotate the plugin key), plugin URLs, merchant API keys without "
+        "personal scopes, webhook resends, inbound calls with bodies (personal data masked), fetch callbacks "
+        "again; orders and catalog read-only; personal data masked",
         grants=(
             "kakaoplugin.view_*", "kakaoplugin.add_kakaoapp", "kakaoplugin.change_kakaoapp",
-            "kakaoplugin.add_merchantapikey", "kakaoplugin.change_merchantapikey", "kakaoplugin.add_webhookendpoint",
-            "kakaoplugin.change_webhookendpoint", "kakaoplugin.change_webhookdelivery", "catalog.view_*",
+            "kakaoplugin.add_merchantapikey", "kakaoplugin.change_merchantapikey",
+            "kakaoplugin.change_webhookdelivery", "catalog.view_*",
             "orders.view_*", "callbacks.view_*", "callbacks.change_callbackevent", "callbacks.change_secureimageset",
         ),
         excludes=("*.view_personal_data",),
@@ -71,7 +74,7 @@ def role_permissions(role: Role):
     from django.contrib.auth.models import Permission
 
     perms = Permission.objects.select_related("content_type").filter(
-        content_type__app_label__in=(*PROJECT_APPS, "auth")
+        content_type__app_label__in=(*PROJECT_APPS, "auth", "axes")
     )
     return [p for p in perms if role.matches(f"{p.content_type.app_label}.{p.codename}")]
 

@@ -34,6 +34,7 @@ def test_each_role_has_what_it_needs_and_nothing_more():
     assert support and all(p.split(".")[1].startswith("view_") for p in support)
     assert not any(p.endswith(s.split(".")[1]) for p in support for s in SENSITIVE)
 
+    assert "kakaoplugin.add_webhookendpoint" not in developer  # endpoints receive shipping addresses
     assert {"kakaoplugin.change_kakaoapp", "kakaoplugin.view_plugin_urls", "kakaoplugin.add_merchantapikey",
             "kakaoplugin.change_webhookdelivery", "kakaoplugin.view_inbound_body"} <= developer  # fmt: skip
     assert "kakaoplugin.view_personal_data" not in developer

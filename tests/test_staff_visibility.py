@@ -196,3 +196,20 @@ def test_an_orders_key_gets_no_shipping_data_and_an_orders_shipping_key_does(ord
 
     shipping = Api(key_for(kakao_app, "orders", "orders:shipping")).get(f"orders/{order.partner_order_id}")
     assert shipping.json()["shipping_address"] == ADDRESS
+
+
+def test_only_staff_who_see_personal_data_can_make_keys_that_read_it(kakao_app):
+    from kakaoplugin.models import MerchantApiKey
+
+    perms = ("kakaoplugin.view_merchantapikey", "kakaoplugin.add_merchantapikey")
+    add = "/admin/kakaoplugin/merchantapikey/add/"
+    developer = staff_client(*perms)
+    form = page(developer, add)
+    assert 'value="orders"' in form and 'value="orders:shipping"' not in form and 'value="members:personal"' not in form
+    developer.post(add, {"kakao_app": kakao_app.pk, "name": "exfil", "scopes": ["orders", "orders:shipping"]})
+    assert not MerchantApiKey.objects.filter(name="exfil").exists()
+
+    owner = staff_client(*perms, "kakaoplugin.view_personal_data", username="owner")
+    assert 'value="orders:shipping"' in page(owner, add)
+    owner.post(add, {"kakao_app": kakao_app.pk, "name": "fulfilment", "scopes": ["orders", "orders:shipping"]})
+    assert MerchantApiKey.objects.get(name="fulfilment").scopes == ["orders", "orders:shipping"]
