@@ -213,3 +213,47 @@ def test_only_staff_who_see_personal_data_can_make_keys_that_read_it(kakao_app):
     assert 'value="orders:shipping"' in page(owner, add)
     owner.post(add, {"kakao_app": kakao_app.pk, "name": "fulfilment", "scopes": ["orders", "orders:shipping"]})
     assert MerchantApiKey.objects.get(name="fulfilment").scopes == ["orders", "orders:shipping"]
+
+
+def test_a_webhook_signing_secret_is_shown_once_then_only_masked(kakao_app):
+    from kakaoplugin.models import WebhookEndpoint
+
+    endpoint = webhook_endpoint_create(kakao_app=kakao_app, url="https://erp.example.com/hook")
+    url = f"/admin/kakaoplugin/webhookendpoint/{endpoint.pk}/change/"
+    assert endpoint.secret not in page(staff_client("kakaoplugin.view_webhookendpoint"), url)
+
+    owner = staff_client(
+        "kakaoplugin.view_webhookendpoint", "kakaoplugin.change_webhookendpoint", "kakaoplugin.add_webhookendpoint",
+        username="owner",
+    )  # fmt: skip
+    assert endpoint.secret not in page(owner, url)
+    r = owner.post(
+        "/admin/kakaoplugin/webhookendpoint/", {"action": "rotate_secret", "_selected_action": [endpoint.pk]}, follow=True
+    )
+    rotated = WebhookEndpoint.objects.get(pk=endpoint.pk).secret
+    assert rotated != endpoint.secret and rotated in r.content.decode()  # shown this once
+    assert rotated not in page(owner, url)
+
+
+def test_grants_of_the_old_callbacks_permission_move_to_the_new_one(django_user_model):
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+    from django.contrib.contenttypes.models import ContentType
+
+    migration = importlib.import_module("callbacks.migrations.0003_personal_data_permission_moved")
+    old = Permission.objects.create(
+        content_type=ContentType.objects.get_for_model(MemberProfile), codename="view_personal_data", name="old"
+    )
+    user = django_user_model.objects.create_user("legacy", is_staff=True)
+    user.user_permissions.add(old)
+    group = Group.objects.create(name="legacy shippers")
+    group.permissions.add(old)
+
+    migration.move_grants(apps, None)
+
+    assert not Permission.objects.filter(content_type__app_label="callbacks", codename="view_personal_data").exists()
+    user = django_user_model.objects.get(pk=user.pk)
+    assert user.has_perm("kakaoplugin.view_personal_data")
+    assert group.permissions.filter(content_type__app_label="kakaoplugin", codename="view_personal_data").exists()
