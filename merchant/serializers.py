@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from orders.models import Order
 from orders.serializers import OrderSerializer as OrderShape
-from orders.serializers import OrderSheetSerializer
+from orders.serializers import OrderSheetSerializer, ShippingAddressSerializer
 
 SHIPPING_CONTEXT = "with_shipping"
 
@@ -16,6 +16,10 @@ SHIPPING_CONTEXT = "with_shipping"
 class OrderSerializer(OrderShape):
     """The orders app's order shape (shared with the webhooks); ``shipping_address`` (the receiver's
     name, phone and address) only for keys with the ``orders:shipping`` scope, otherwise null."""
+
+    shipping_address = ShippingAddressSerializer(
+        allow_null=True, help_text="the receiver's name, phone and address: only with scope orders:shipping, else null"
+    )
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
