@@ -77,6 +77,14 @@ def ip_allowed(address: str, networks) -> bool:
     return any(ip in net for net in networks)
 
 
+def plugin_endpoint(path: str) -> str | None:
+    """The endpoint name of a plugin path (metrics label), without its key; ``None`` off plugin paths."""
+    match = PLUGIN_PATH.match(path)
+    if match is None:
+        return None
+    return ENDPOINTS.get(path[match.end() :].rstrip("/"), "unknown")
+
+
 def kakao_context(request: HttpRequest) -> KakaoContext:
     relay = request.META.get(RELAY_HEADER) or request.GET.get("relay_id") or None
     return KakaoContext(app_user_id=request.META.get(APP_USER_HEADER) or None, relay_id=relay)

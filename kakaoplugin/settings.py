@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Counts and times plugin requests, the gate's own answers included (kakaoplugin.metrics).
+    "kakaoplugin.metrics.RequestMetricsMiddleware",
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
     "kakaoplugin.gate.PluginGateMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -325,3 +327,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default
 # worker down) are queued again this long after their download was last queued or last ran (longer
 # than the download task's own retry backoff, at most 36 s); past `expire` they are marked expired.
 SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=60)
+
+# --- Metrics (kakaoplugin.metrics) -----------------------------------------------------------
+# GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>"; unset: metrics are off (404).
+# Under gunicorn and the worker, PROMETHEUS_MULTIPROC_DIR (an empty directory shared by the
+# processes of a host) makes one scrape see every process; METRICS_WORKER_PORT makes the worker
+# serve its own (bind METRICS_WORKER_ADDR, default 127.0.0.1).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

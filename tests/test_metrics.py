@@ -1,0 +1,76 @@
+"""Prometheus metrics: behind a bearer token, and the values move when orders move."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.test_payment_kit import Buyer, make_product, make_sheet
+
+TOKEN = "metrics-token-for-tests-0123456789"
+
+
+def scrape(client: Client) -> dict[tuple[str, tuple], float]:
+    r = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert r.status_code == 200, r.content
+    samples = {}
+    for family in text_string_to_metric_families(r.content.decode()):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.mark.django_db
+def test_metrics_need_the_token(settings, client):
+    settings.METRICS_TOKEN = ""
+    off = client.get("/metrics")
+    assert off.status_code == 404 and off.json()["status"] == 404
+    settings.METRICS_TOKEN = TOKEN
+    for auth in (None, "Bearer wrong", f"Basic {TOKEN}"):
+        r = client.get("/metrics", **({"HTTP_AUTHORIZATION": auth} if auth else {}))
+        assert r.status_code == 401 and r["WWW-Authenticate"].startswith("Bearer")
+        assert r.json()["status"] == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_request_and_order_metrics_move_with_the_flow(settings, fake_kakao, kakao_app, plugin_base):
+    settings.METRICS_TOKEN = TOKEN
+    client = Client()
+    before = scrape(client)
+    product, option = make_product(option_stock=5)
+    sheet = make_sheet(kakao_app, product, option)
+    buyer = Buyer(plugin_base, fake_kakao.url)
+    assert buyer.t1(sheet.pk)["status"] == 200
+    mid = scrape(client)
+    assert value(mid, "kakaoplugin_orders", state="pending") == value(before, "kakaoplugin_orders", state="pending") + 1
+    buyer.ready()
+    buyer.authorize()
+    assert buyer.t2()["status"] == 200
+    for _ in range(3):
+        assert buyer.t4()["data"]["order_status"] == "W"
+    buyer.client.get(plugin_base + "order/status", {"order_id": "no-such-order"}, HTTP_X_KAKAO_APPUSERID="user-1")
+    Client().get("/plugin/not-a-key/order/status")
+    after = scrape(client)
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert value(after, "kakaoplugin_orders", state="held") == value(mid, "kakaoplugin_orders", state="held") + 1
+    assert value(after, "kakaoplugin_orders", state="pending") == value(before, "kakaoplugin_orders", state="pending")
+    assert delta("kakaoplugin_plugin_requests_total", endpoint="ordersheet", http_status="200", status="200") == 1
+    assert delta("kakaoplugin_plugin_requests_total", endpoint="order_approve", http_status="200", status="200") == 1
+    assert delta("kakaoplugin_plugin_requests_total", endpoint="order_status", http_status="200", status="200") == 3
+    assert delta("kakaoplugin_plugin_requests_total", endpoint="order_status", http_status="200", status="300") == 1
+    # the gate's own refusal is counted too (unknown key), and no label carries a key or an order id
+    assert delta("kakaoplugin_plugin_requests_total", endpoint="order_status", http_status="404", status="404") == 1
+    assert delta("kakaoplugin_plugin_request_seconds_count", endpoint="order_status") == 5
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    assert kakao_app.plugin_key not in text and buyer.partner_order_id not in text
+    assert value(after, "kakaoplugin_stuck_orders", kind="held_past_expiry") == 0
+    assert value(after, "kakaoplugin_state_source_errors") == 0
