@@ -27,16 +27,16 @@ def webhook_state():
 
 
 def queue_state():
-    """Messages waiting in the task queue (the broker's own count); nothing when tasks run in-process."""
-    if not settings.CELERY_BROKER_URL or settings.CELERY_TASK_ALWAYS_EAGER:
-        return
-    from kombu import Connection
-    from kombu.exceptions import ChannelError
-
+    """Messages waiting in the task queue (the broker's own count); no sample when tasks run in-process."""
     queue = getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")
-    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
-        try:
-            _, depth, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
-        except ChannelError:  # the queue does not exist yet: nothing was ever queued
-            depth = 0
-    yield gauge("kakaoplugin_task_queue_depth", "Tasks waiting in the broker", {(queue,): depth}, labels=("queue",))
+    depth = {}
+    if settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
+        from kombu import Connection
+        from kombu.exceptions import ChannelError
+
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            try:
+                _, depth[(queue,)], _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+            except ChannelError:  # the queue does not exist yet: nothing was ever queued
+                depth[(queue,)] = 0
+    yield gauge("kakaoplugin_task_queue_depth", "Tasks waiting in the broker", depth, labels=("queue",))

@@ -74,3 +74,31 @@ def test_request_and_order_metrics_move_with_the_flow(settings, fake_kakao, kaka
     assert kakao_app.plugin_key not in text and buyer.partner_order_id not in text
     assert value(after, "kakaoplugin_stuck_orders", kind="held_past_expiry") == 0
     assert value(after, "kakaoplugin_state_source_errors") == 0
+
+
+@pytest.mark.django_db
+def test_alert_rules_and_dashboard_use_only_metrics_we_export(settings, client):
+    """A typo in ops/ would leave an alert silent for ever: every name must be one we export."""
+    import json
+    import re
+
+    import yaml
+    from prometheus_client import REGISTRY
+
+    from tests.conftest import ROOT
+
+    settings.METRICS_TOKEN = TOKEN
+    exported = set(REGISTRY._names_to_collectors)  # counters and histograms, with their suffixes
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    exported |= set(re.findall(r"^# TYPE (kakaoplugin_\w+)", text, re.M))  # the state gauges
+
+    rules = yaml.safe_load((ROOT / "ops/prometheus/alerts.yml").read_text())
+    expressions = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    dashboard = json.loads((ROOT / "ops/grafana/dashboard.json").read_text())
+    expressions += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(expressions) > 20
+    used = {name for e in expressions for name in re.findall(r"\bkakaoplugin_\w+", e)}
+    assert used and used <= exported, used - exported
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+    runbook = (ROOT / "docs/operations.md").read_text()
+    assert all(f"### {alert}" in runbook for alert in alerts), [a for a in alerts if f"### {a}" not in runbook]
