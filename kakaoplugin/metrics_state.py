@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from .health import heartbeat_age
 from .metrics import gauge
 from .models import WebhookDelivery
 
@@ -40,3 +41,11 @@ def queue_state():
             except ChannelError:  # the queue does not exist yet: nothing was ever queued
                 depth[(queue,)] = 0
     yield gauge("kakaoplugin_task_queue_depth", "Tasks waiting in the broker", depth, labels=("queue",))
+
+
+def worker_state():
+    """Seconds since a worker last ran the heartbeat task (-1: never); nothing when tasks run in-process."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    age = heartbeat_age()
+    yield gauge("kakaoplugin_worker_heartbeat_age_seconds", "Seconds since a worker ran the heartbeat task", -1 if age is None else age)

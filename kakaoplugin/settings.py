@@ -334,3 +334,8 @@ SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=6
 # processes of a host) makes one scrape see every process; METRICS_WORKER_PORT makes the worker
 # serve its own (bind METRICS_WORKER_ADDR, default 127.0.0.1).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Beat runs kakaoplugin.tasks.heartbeat this often; /readyz calls the worker stale after
+# HEARTBEAT_STALE_SECONDS without one (beat, broker or worker down).
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=30)
+HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
