@@ -44,8 +44,9 @@ def queue_state():
 
 
 def worker_state():
-    """Seconds since a worker last ran the heartbeat task (-1: never); nothing when tasks run in-process."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return
-    age = heartbeat_age()
-    yield gauge("kakaoplugin_worker_heartbeat_age_seconds", "Seconds since a worker ran the heartbeat task", -1 if age is None else age)
+    """Seconds since a worker last ran the heartbeat task (-1: never); no sample when tasks run in-process."""
+    age = {}
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        last = heartbeat_age()
+        age[()] = -1 if last is None else last
+    yield gauge("kakaoplugin_worker_heartbeat_age_seconds", "Seconds since a worker ran the heartbeat task", age)
