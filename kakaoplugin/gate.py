@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from . import envelope
+from .log_context import bind as bind_log_context
 from .plugin_paths import PATHS
 from .selectors import kakao_app_for_plugin_key
 from .services import inbound_call_finish, inbound_call_start
@@ -102,6 +103,7 @@ class PluginGateMiddleware:
         app = kakao_app_for_plugin_key(match["key"])
         if app is None:
             return envelope.fail(404, "알 수 없는 플러그인 주소입니다 (unknown plugin key)", http_status=404)
+        bind_log_context(kakao_app=app.pk)
         started = time.monotonic()
         endpoint = ENDPOINTS.get(request.path_info[match.end() :].rstrip("/"), "unknown")
         context = kakao_context(request)

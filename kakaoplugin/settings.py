@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A request id and the plugin context bound for every log line of the request (log_context.py).
+    "kakaoplugin.log_context.LogContextMiddleware",
     # Counts and times plugin requests, the gate's own answers included (kakaoplugin.metrics).
     "kakaoplugin.metrics.RequestMetricsMiddleware",
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
@@ -177,6 +179,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redelivery of an unacknowledged task after a worker is lost; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
 CELERY_TIMEZONE = "UTC"
+# The worker logs through LOGGING above (structured, with the context a task carries).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
 
 # --- Kakao and KakaoPay (CONTRACTS section 9) -------------------------------------------------
@@ -243,11 +247,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_plugin_key": {"()": "kakaoplugin.logging.RedactPluginKeyFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Every line carries the bound context (request id, Kakao app, relay id, partner order id,
+    # callback event id, task): JSON in production, key=value in development (log_context.py).
+    "formatters": {
+        "structured": {"()": "kakaoplugin.log_context.StructuredFormatter", "json": env.bool("LOG_JSON", default=not DEBUG)}
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "structured",
             "filters": ["redact_plugin_key"],
         }
     },
