@@ -102,3 +102,22 @@ def test_alert_rules_and_dashboard_use_only_metrics_we_export(settings, client):
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
     runbook = (ROOT / "docs/operations.md").read_text()
     assert all(f"### {alert}" in runbook for alert in alerts), [a for a in alerts if f"### {a}" not in runbook]
+
+
+@pytest.mark.django_db
+def test_callback_fetch_outcomes_are_counted(settings, client, plugin_base, kakao_app, fake_kakao):
+    from fakekakao.kakao import seed_otp_url
+    from tests.callbacks_support import PROFILE_SAMPLE, post_callback, run_fetch
+
+    settings.METRICS_TOKEN = TOKEN
+    before = scrape(client)
+    url = seed_otp_url(fake_kakao.url, "onetimeprofile", PROFILE_SAMPLE, rest_api_key=kakao_app.rest_api_key)
+    assert post_callback(client, plugin_base, "onetimeprofile", url).json() == {"status": 200}
+    from callbacks.models import CallbackEvent
+
+    run_fetch(CallbackEvent.objects.order_by("-id").first().pk)
+    after = scrape(client)
+    name, labels = "kakaoplugin_callback_fetches_total", {"kind": "onetimeprofile", "outcome": "ok"}
+    assert value(after, name, **labels) == value(before, name, **labels) + 1
+    state = {"kind": "onetimeprofile", "state": "processed"}
+    assert value(after, "kakaoplugin_callbacks_24h", **state) == value(before, "kakaoplugin_callbacks_24h", **state) + 1
