@@ -24,6 +24,28 @@ from .models import WorkerHeartbeat
 Check = dict[str, object]
 
 
+class OperatorEndpointsMiddleware:
+    """Answers ``/healthz``, ``/readyz`` and ``/metrics`` before any Host or https check.
+
+    Container healthchecks and Prometheus reach the web process by its internal name (``web:8000``,
+    ``127.0.0.1``), which production's ``ALLOWED_HOSTS`` rightly refuses, over plain http, which
+    ``SECURE_SSL_REDIRECT`` would redirect. These three build no URL from the Host header, so they
+    need neither check; ``/metrics`` has its own bearer token. The URL patterns stay for reverse().
+    """
+
+    def __init__(self, get_response):
+        from .metrics import metrics_view
+
+        self.get_response = get_response
+        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = self.views.get(request.path_info)
+        if view is None or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        return view(request)
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     return json_response({"status": "ok"})
 

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "kakaoplugin.log_context.LogContextMiddleware",
     # Counts and times plugin requests, the gate's own answers included (kakaoplugin.metrics).
     "kakaoplugin.metrics.RequestMetricsMiddleware",
+    # /healthz, /readyz, /metrics answered before the Host and https checks (kakaoplugin.health).
+    "kakaoplugin.health.OperatorEndpointsMiddleware",
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
     "kakaoplugin.gate.PluginGateMiddleware",
     "django.middleware.security.SecurityMiddleware",
