@@ -64,15 +64,9 @@ def test_context_values_are_cleaned(json_lines, client):
     assert r["X-Request-ID"] == "abcforged:1"  # id characters only: no newline, quote or brace reaches a line
 
 
-@pytest.fixture
-def json_logging_worker(monkeypatch, request):
-    monkeypatch.setenv("LOG_JSON", "true")
-    return request.getfixturevalue("celery_worker")
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
-def test_the_worker_continues_the_request_id_and_relay_id(json_logging_worker, fake_kakao, kakao_app, plugin_base):
+def test_the_worker_continues_the_request_id_and_relay_id(celery_worker, fake_kakao, kakao_app, plugin_base):
     log_path = ARTIFACTS / "celery-worker.log"
     start = log_path.stat().st_size
     product, option = make_product(option_stock=5)
