@@ -349,3 +349,6 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # HEARTBEAT_STALE_SECONDS without one (beat, broker or worker down).
 HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=30)
 HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
+
+# Product pictures (chatbot commerce cards): uploads larger than this are refused.
+PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=2 * 1024 * 1024)
