@@ -9,6 +9,12 @@ class CallbacksConfig(AppConfig):
     def ready(self) -> None:
         from celery.schedules import crontab
 
+        from kakaoplugin.metrics import register_state_source
+
+        from .metrics import callback_state
+
+        register_state_source(callback_state)
+
         # Daily at 03:30 Korean time (18:30 UTC): personal data and raw payloads past retention.
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "callbacks-retention-purge",

@@ -248,6 +248,7 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
         (None, {"fields": ("code", "name", "on_sale", "kind")}),
         ("Price and quantity", {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), "stock")}),
         ("Payment", {"fields": ("tax_type", "needs_shipping", "product_url")}),
+        ("Chatbot card", {"fields": ("image", "category", "list_price")}),
     )
 
     @admin.display(description="tools")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from .images import validate_product_image
+
 
 class Product(models.Model):
     class Kind(models.TextChoices):
@@ -38,6 +40,16 @@ class Product(models.Model):
     tax_type = models.CharField(max_length=10, choices=TaxType.choices, default=TaxType.TAXABLE)
     needs_shipping = models.BooleanField(default=True)
     product_url = models.URLField(blank=True)
+    # Shown on chatbot commerce cards (merchant.skills): a public picture, a category to pick
+    # products by, and a list price (정가) above ``price`` to show a discount.
+    image = models.FileField(
+        upload_to="products/", blank=True, validators=[validate_product_image],
+        help_text="JPEG, PNG, GIF or WebP, at most 2 MB: the thumbnail of the chatbot's product card (public)",
+    )  # fmt: skip
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    list_price = models.BigIntegerField(
+        null=True, blank=True, help_text="KRW before discount (정가); above the price, cards show the discount"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,6 +58,12 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} [{self.code}]"
+
+    @property
+    def discount(self) -> int:
+        if self.price is None or self.list_price is None or self.list_price <= self.price:
+            return 0
+        return self.list_price - self.price
 
 
 class OptionGroup(models.Model):

@@ -8,6 +8,17 @@ class KakaopluginConfig(AppConfig):
     verbose_name = "Kakao apps and members"
 
     def ready(self) -> None:
+        from .gate import plugin_endpoint
+        from .metrics import register_endpoint_resolver, register_state_source
+        from .metrics_state import queue_state, webhook_state, worker_state
+
+        register_endpoint_resolver(plugin_endpoint)
+        register_state_source(webhook_state)
+        register_state_source(queue_state)
+        register_state_source(worker_state)
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "worker-heartbeat", {"task": "kakaoplugin.tasks.heartbeat", "schedule": float(settings.HEARTBEAT_SECONDS)}
+        )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "sweep-webhooks", {"task": "kakaoplugin.tasks.sweep_webhooks", "schedule": 60.0}
         )

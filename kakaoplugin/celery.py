@@ -10,3 +10,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kakaoplugin.settings")
 app = Celery("kakaoplugin", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from kakaoplugin.log_context import connect_task_context  # noqa: E402  (needs the app configured first)
+from kakaoplugin.metrics import connect_task_signals  # noqa: E402
+
+connect_task_signals()
+connect_task_context()

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from . import envelope
+from .log_context import bind as bind_log_context
 from .plugin_paths import PATHS
 from .selectors import kakao_app_for_plugin_key
 from .services import inbound_call_finish, inbound_call_start
@@ -77,6 +78,14 @@ def ip_allowed(address: str, networks) -> bool:
     return any(ip in net for net in networks)
 
 
+def plugin_endpoint(path: str) -> str | None:
+    """The endpoint name of a plugin path (metrics label), without its key; ``None`` off plugin paths."""
+    match = PLUGIN_PATH.match(path)
+    if match is None:
+        return None
+    return ENDPOINTS.get(path[match.end() :].rstrip("/"), "unknown")
+
+
 def kakao_context(request: HttpRequest) -> KakaoContext:
     relay = request.META.get(RELAY_HEADER) or request.GET.get("relay_id") or None
     return KakaoContext(app_user_id=request.META.get(APP_USER_HEADER) or None, relay_id=relay)
@@ -94,6 +103,7 @@ class PluginGateMiddleware:
         app = kakao_app_for_plugin_key(match["key"])
         if app is None:
             return envelope.fail(404, "알 수 없는 플러그인 주소입니다 (unknown plugin key)", http_status=404)
+        bind_log_context(kakao_app=app.pk)
         started = time.monotonic()
         endpoint = ENDPOINTS.get(request.path_info[match.end() :].rstrip("/"), "unknown")
         context = kakao_context(request)

@@ -277,3 +277,17 @@ class InboundCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} → {self.result_status}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a worker ran the periodic heartbeat task: proof that beat schedules, the broker
+    delivers and a worker executes. ``/readyz`` reports its age (kakaoplugin.health)."""
+
+    worker = models.CharField(primary_key=True, max_length=200)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "worker heartbeat"
+
+    def __str__(self) -> str:
+        return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

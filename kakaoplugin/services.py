@@ -26,6 +26,7 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
+    WorkerHeartbeat,
     new_plugin_key,
 )
 from .selectors import forget_plugin_keys
@@ -294,3 +295,7 @@ def inbound_calls_purge(*, older_than_days: int) -> int:
     return InboundCall.objects.filter(received_at__lt=cutoff, body_purged_at__isnull=True).update(
         body="", query={}, body_purged_at=timezone.now()
     )
+
+
+def worker_heartbeat(*, worker: str) -> None:
+    WorkerHeartbeat.objects.update_or_create(worker=worker[:200], defaults={"seen_at": timezone.now()})

@@ -66,6 +66,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A request id and the plugin context bound for every log line of the request (log_context.py).
+    "kakaoplugin.log_context.LogContextMiddleware",
+    # Counts and times plugin requests, the gate's own answers included (kakaoplugin.metrics).
+    "kakaoplugin.metrics.RequestMetricsMiddleware",
+    # /healthz, /readyz, /metrics answered before the Host and https checks (kakaoplugin.health).
+    "kakaoplugin.health.OperatorEndpointsMiddleware",
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
     "kakaoplugin.gate.PluginGateMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -175,6 +181,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redelivery of an unacknowledged task after a worker is lost; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
 CELERY_TIMEZONE = "UTC"
+# The worker logs through LOGGING above (structured, with the context a task carries).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
 
 # --- Kakao and KakaoPay (CONTRACTS section 9) -------------------------------------------------
@@ -241,11 +249,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_plugin_key": {"()": "kakaoplugin.logging.RedactPluginKeyFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Every line carries the bound context (request id, Kakao app, relay id, partner order id,
+    # callback event id, task): JSON in production, key=value in development (log_context.py).
+    "formatters": {
+        "structured": {"()": "kakaoplugin.log_context.StructuredFormatter", "json": env.bool("LOG_JSON", default=not DEBUG)}
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "structured",
             "filters": ["redact_plugin_key"],
         }
     },
@@ -325,6 +337,21 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default
 # worker down) are queued again this long after their download was last queued or last ran (longer
 # than the download task's own retry backoff, at most 36 s); past `expire` they are marked expired.
 SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=60)
+
+# --- Metrics (kakaoplugin.metrics) -----------------------------------------------------------
+# GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>"; unset: metrics are off (404).
+# Under gunicorn and the worker, PROMETHEUS_MULTIPROC_DIR (an empty directory shared by the
+# processes of a host) makes one scrape see every process; METRICS_WORKER_PORT makes the worker
+# serve its own (bind METRICS_WORKER_ADDR, default 127.0.0.1).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Beat runs kakaoplugin.tasks.heartbeat this often; /readyz calls the worker stale after
+# HEARTBEAT_STALE_SECONDS without one (beat, broker or worker down).
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=30)
+HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
+
+# Product pictures (chatbot commerce cards): uploads larger than this are refused.
+PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=2 * 1024 * 1024)
 
 # --- staff and logins (issue 11): admin login throttling (django-axes) and merchant API rate limits
 INSTALLED_APPS += ["axes"]

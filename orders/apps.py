@@ -14,6 +14,12 @@ class OrdersConfig(AppConfig):
 
         register_fast_path("order_status", order_status)  # T4: Kakao polls it every 0.5 s per buyer
 
+        from kakaoplugin.metrics import register_state_source
+
+        from .metrics import order_state
+
+        register_state_source(order_state)
+
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": 60.0}
         )

@@ -31,6 +31,7 @@ class Target:
     fake_url: str  # the fake Kakao/KakaoPay, e.g. http://127.0.0.1:8701
     rest_api_key: str  # the Kakao app's REST API key (OTP fetches and Kakao Login carry it)
     api_key: str = ""  # a merchant API key (scope "orders"): the merchant's chatbot makes 9.2.3's order sheet
+    skill_key: str = ""  # the Kakao app's chatbot skill key: Open Builder calls /skill/<skill_key>/<name>
     product_id: str = DEMO_PRODUCT  # the product the option scenarios buy
     timeout: float = 15.0  # per HTTP request
     t4_interval: float = 0.5  # Kakao polls T4 every 0.5 s (guide 6.2.1)
@@ -44,6 +45,9 @@ class Target:
         """The merchant API (``/api/v1/``), which the merchant's own systems call with ``api_key``."""
         return f"{self.base_url.rstrip('/')}/api/v1/{path.lstrip('/')}"
 
+    def skill_url(self, name: str) -> str:
+        return f"{self.base_url.rstrip('/')}/skill/{self.skill_key}/{name}"
+
     def fake(self, path: str) -> str:
         return f"{self.fake_url.rstrip('/')}{path}"
 
@@ -53,6 +57,8 @@ class Target:
         text = text.replace(f"/plugin/{self.plugin_key}/", "/plugin/<key>/")
         if self.api_key:
             text = text.replace(self.api_key, "<api key>")
+        if self.skill_key:
+            text = text.replace(f"/skill/{self.skill_key}/", "/skill/<key>/")
         text = text.replace(self.base_url.rstrip("/") + "/", "/")
         return text.replace(self.fake_url.rstrip("/") + "/", "[fake] /")
 

@@ -139,6 +139,7 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
         "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
         "PYTHONUNBUFFERED": "1",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
+        "LOG_JSON": "true",  # structured lines: tests read the worker's context from its log
     }
     proc = subprocess.Popen(
         [

@@ -27,12 +27,6 @@ def test_readyz_checks_database_and_broker(client):
     assert r.json()["status"] == "ok"
 
 
-@pytest.mark.django_db
-def test_readyz_503_when_broker_unreachable(client, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    r = client.get("/readyz")
-    assert r.status_code == 503
-    assert r.json()["problems"] == ["broker: OperationalError"] or r.json()["problems"][0].startswith("broker")
 
 
 @pytest.mark.django_db

@@ -20,10 +20,11 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
-from catalog.models import Option, StockHold
+from catalog.models import Option, Product, StockHold
 from catalog.services import option_tree_import
 from kakaoplugin.models import Customer, MerchantApiKey
 from kakaoplugin.services import api_key_create, api_key_revoke
+from merchant.models import ChatbotSkills
 from orders.models import Order, OrderSheet
 from simulator.http import Printer
 from simulator.options import choose
@@ -58,6 +59,9 @@ def shop(kakao_app, live_server, fake_kakao, tasks, settings, tmp_path):
         data=json.loads(DEMO_PRODUCT.read_text(encoding="utf-8")),
         product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
     )
+    # the chatbot scenario: skills for this app and a product bought at once from its card
+    Product.objects.create(code="CHAT-MUG", name="라이언 머그컵", price=12000, stock=100, max_quantity=5)
+    ChatbotSkills.objects.create(kakao_app=kakao_app, order_status_block_id="block-status")
     return kakao_app
 
 
@@ -99,7 +103,7 @@ def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kak
         ("callback", "이미지보안전송 콜백"),
     ):
         assert f"PASS  [{guide}] {title}: " in output, output
-    assert "FAIL" not in output and "7/7 scenarios passed" in output
+    assert "FAIL" not in output and "8/8 scenarios passed" in output
     # each step is printed readably, T4 polls included, and the plugin key never is
     assert "→ option T1: GET /plugin/<key>/options?id=101:10013529" in output
     assert re.search(r"→ payment T4 #1: GET /plugin/<key>/order/status\?order_id=po_", output)
@@ -132,14 +136,21 @@ def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kak
 
     # what the server did, seen from inside
     paid = Order.objects.filter(kakao_app=shop, status=Order.Status.PAID)
-    assert paid.count() == 2
-    assert sorted(o.relay_id.split("-", 2)[-1] for o in paid) == ["sync-option-payment", "sync-payment"]
-    for order in paid:
+    assert paid.count() == 3
+    assert sorted(o.relay_id.split("-", 2)[-1] for o in paid) == ["chatbot", "sync-option-payment", "sync-payment"]
+    # the chatbot: the products skill's "바로 결제" card led to a paid order, then the orders skill
+    chat = section(output, "skill")
+    assert "→ skill products (Open Builder): POST /skill/<key>/products" in chat
+    assert "the buyer taps “바로 결제” on 라이언 머그컵" in chat and "← orders skill: 라이언 머그컵" in chat
+    assert shop.chatbot_skills.skill_key not in output
+    chat_order = paid.get(relay_id__endswith="-chatbot")
+    assert chat_order.sheet.product_code == "CHAT-MUG" and chat_order.sheet.app_user_id == chat_order.app_user_id
+    for order in paid.exclude(pk=chat_order.pk):
         assert order.approved_amount == order.total_amount and order.app_user_id
         assert Customer.objects.filter(
             kakao_app=shop, app_user_id=order.app_user_id
         ).exists()  # signed up first
-    assert len(fake_kakao.calls("approve")) == 2
+    assert len(fake_kakao.calls("approve")) == 3
     signups = KakaoSyncSignup.objects.filter(kakao_app=shop)
     assert signups.count() == 3 and set(signups.values_list("status", flat=True)) == {
         KakaoSyncSignup.Status.DONE
@@ -366,7 +377,7 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
             assert time.monotonic() < deadline, log.read_text(encoding="utf-8", errors="replace")
             time.sleep(0.5)
         text = log.read_text(encoding="utf-8")
-        assert "7/7 scenarios passed" in text and "FAIL" not in text, text
+        assert "8/8 scenarios passed" in text and "FAIL" not in text, text
         assert "every scenario passed" in text
         assert f"admin:        http://127.0.0.1:{port}/admin/   (user admin / password admin)" in text
         assert "tasks:        in-process" in text and "Django's runserver" in text

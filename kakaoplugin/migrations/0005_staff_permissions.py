@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kakaoplugin', '0003_inbound_calls'),
+        ('kakaoplugin', '0004_worker_heartbeat'),
     ]
 
     operations = [
