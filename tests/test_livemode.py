@@ -299,3 +299,26 @@ def test_stock_operations_move_the_counter_the_hold_took():
     assert stocks(option) == (3, 2)
     assert stock_release(reference="l1") == 2
     assert stocks(option) == (5, 2)
+
+
+@pytest.mark.django_db
+def test_admin_grid_and_csv_edit_test_stock_and_test_t1_follows(admin_client, client, test_app, live_app):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    product, option = make_product(option_stock=3)
+    assert option_t1_stock(client, test_app) is None and option_t1_stock(client, live_app) == 3
+    grid = reverse("admin:catalog_product_grid", args=[product.pk])
+    assert f'name="test_stock-{option.pk}"' in admin_client.get(grid).content.decode()
+    post = {"option": [str(option.pk)], f"value-{option.pk}": "L", f"stock-{option.pk}": "3",
+            f"test_stock-{option.pk}": "0"}  # fmt: skip
+    assert admin_client.post(grid, post).status_code == 302
+    assert stocks(option) == (3, 0)
+    assert option_t1_stock(client, test_app) == 0 and option_t1_stock(client, live_app) == 3
+    csv_url = reverse("admin:catalog_product_grid_csv", args=[product.pk])
+    lines = admin_client.get(csv_url).content.decode("utf-8-sig").splitlines()
+    assert lines[0].endswith(",extra,test_stock") and lines[1].endswith(",3,,,,0")
+    upload = SimpleUploadedFile("o.csv", (lines[0] + "\n" + lines[1][:-1] + "7\n").encode(), content_type="text/csv")
+    assert admin_client.post(grid, {"csv": upload}).status_code == 302
+    assert stocks(option) == (3, 7)
+    assert option_t1_stock(client, test_app) == 7
