@@ -19,6 +19,7 @@ from orders import payments
 from orders.models import Order, OrderSheet
 from tests.conftest import wait_until
 from tests.test_payment_kit import ADDRESS, Buyer, make_product, make_sheet
+from tests.test_simulator import shop, tasks  # noqa: F401  (fixtures of the flash sale test)
 
 
 def _app(name: str, environment: str) -> KakaoApp:
@@ -322,3 +323,26 @@ def test_admin_grid_and_csv_edit_test_stock_and_test_t1_follows(admin_client, cl
     assert admin_client.post(grid, {"csv": upload}).status_code == 302
     assert stocks(option) == (3, 7)
     assert option_t1_stock(client, test_app) == 7
+
+
+# --- the simulator's flash sale through a test app (as bin/run's demo app is) ------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flash_sale_through_a_test_app_sells_test_stock_only(request, live_server, fake_kakao):
+    from django.db import connection
+
+    from tests.test_simulator import simulate
+
+    request.getfixturevalue("tasks")
+    app = request.getfixturevalue("shop")
+    app.environment = KakaoApp.Environment.TEST
+    app.save(update_fields=["environment"])
+    concurrency = 8 if connection.vendor == "postgresql" else 1
+    output = simulate(app, live_server, fake_kakao, buyers=8, stock=3, concurrency=concurrency)
+    assert "PASS  flash sale: 3 successes, 0 oversold, 0 double charges (8 buyers, 3 units)" in output, output
+    option = Option.objects.get(product__code="sim:flash-sale")
+    assert stocks(option) == (3, 0)  # the real stock was set to 3 too and nobody took it
+    sold = Order.objects.filter(status=Order.Status.PAID, lines__catalog_option=option).distinct()
+    assert sold.count() == 3 and not sold.filter(livemode=True).exists()
+    assert StockHold.objects.filter(option=option, state=StockHold.State.SOLD, livemode=False).count() == 3
