@@ -48,7 +48,7 @@ class SelectedLine:
     sub_group_id: str = ""
     option_id: str = ""
     option_value: str = ""
-    option_pk: int | None = None  # set when the option's stock is limited: the row to hold stock on
+    option_pk: int | None = None  # set when the option's stock (real or test) is limited: the row to hold stock on
     add_price: int = 0
     quantity: int | None = None  # the option's own quantity, when the buyer chose one
     amount: int = 0  # what the line adds to the total
@@ -290,7 +290,7 @@ class _Validator:
                 sub_group_id=option.sub_group.id,
                 option_id=option.id,
                 option_value=option.value,
-                option_pk=option.pk if option.stock is not None else None,
+                option_pk=option.pk if option.stocked else None,
                 add_price=add_price,
                 quantity=pick.quantity,
                 amount=amount,

@@ -46,6 +46,9 @@ class TOption:
     sub_group: TSubGroup
     relations: list[TSubGroup] = field(default_factory=list)
     added_groups: list[TGroup] = field(default_factory=list)
+    # Limited in either mode: order lines name the option either way (the same lines and item
+    # name in test and live mode); an unlimited counter is then simply not held.
+    stocked: bool = False
 
 
 @dataclass(slots=True)
@@ -135,7 +138,7 @@ def tree_load(*, code: str | None = None, pk: int | None = None, livemode: bool 
         option = TOption(
             pk=r["id"], id=r["option_id"], value=r["value"], add_price=r["add_price"],
             min_quantity=r["min_quantity"], max_quantity=r["max_quantity"], stock=r[column], extra=r["extra"],
-            sub_group=sub_group,
+            sub_group=sub_group, stocked=r["stock"] is not None or r["test_stock"] is not None,
         )  # fmt: skip
         options[r["id"]] = option
         sub_group.options.append(option)

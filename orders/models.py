@@ -67,7 +67,7 @@ class OrderSheetLine(models.Model):
     sub_group_id = models.CharField(max_length=200, blank=True)
     option_id = models.CharField(max_length=100, blank=True)
     option_value = models.CharField(max_length=200, blank=True)
-    # The catalog row whose stock this line takes (None for answers and unlimited options).
+    # The catalog row whose stock this line takes (None for answers and options unlimited in both modes).
     catalog_option = models.ForeignKey(
         "catalog.Option", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -101,6 +101,9 @@ def test_a_test_app_payment_never_takes_real_stock(client, test_app, live_app, f
     assert stocks(option) == (2, None)
     live_order = Order.objects.get(partner_order_id=live.partner_order_id)
     assert live_order.livemode is True and StockHold.objects.get(reference=live.partner_order_id).livemode is True
+    # test orders look like live ones: the same lines and item name, whichever counter is limited
+    assert order.item_name == live_order.item_name == "상품 P-1 L"
+    assert list(order.lines.values_list("catalog_option", flat=True)) == [option.pk]
 
 
 @pytest.mark.django_db
