@@ -48,7 +48,7 @@ class SelectedLine:
     sub_group_id: str = ""
     option_id: str = ""
     option_value: str = ""
-    option_pk: int | None = None  # set when the option's stock is limited: the row to hold stock on
+    option_pk: int | None = None  # set when the option's stock (real or test) is limited: the row to hold stock on
     add_price: int = 0
     quantity: int | None = None  # the option's own quantity, when the buyer chose one
     amount: int = 0  # what the line adds to the total
@@ -95,8 +95,10 @@ def _group_name(group: TGroup) -> str:
     return f"'{group.name}'" if group.name == group.id else f"'{group.name}'({group.id})"
 
 
-def selection_validate(*, payload: dict) -> Selection:
-    """Validate an option T2 body against the stored tree; raise SelectionError."""
+def selection_validate(*, payload: dict, livemode: bool) -> Selection:
+    """Validate an option T2 body against the stored tree; raise SelectionError.
+
+    Stock is checked against the counter of the mode (``livemode`` false: the test stock)."""
     if not isinstance(payload, dict):
         raise SelectionError("요청 본문은 JSON 객체여야 합니다 (body must be a JSON object)", malformed=True)
     code = payload.get("id")
@@ -110,7 +112,7 @@ def selection_validate(*, payload: dict) -> Selection:
     if not isinstance(raw_groups, list) or not all(isinstance(g, dict) for g in raw_groups):
         raise SelectionError("option_groups는 객체의 목록이어야 합니다 (option_groups must be a list of objects)", malformed=True)
 
-    tree = tree_load(code=code[:200])
+    tree = tree_load(code=code[:200], livemode=livemode)
     if tree is None:
         raise SelectionError(f"상품 '{code}'을(를) 찾을 수 없습니다 (unknown product)")
     return _Validator(tree, price, quantity, raw_groups).run()
@@ -288,7 +290,7 @@ class _Validator:
                 sub_group_id=option.sub_group.id,
                 option_id=option.id,
                 option_value=option.value,
-                option_pk=option.pk if option.stock is not None else None,
+                option_pk=option.pk if option.stocked else None,
                 add_price=add_price,
                 quantity=pick.quantity,
                 amount=amount,

@@ -319,8 +319,8 @@ def combinations_generate(
 
 # --- bulk price / stock editing ---------------------------------------------------------------------
 
-GRID_FIELDS = ("value", "add_price", "stock", "min_quantity", "max_quantity", "extra")
-NUMBER_FIELDS = ("add_price", "stock", "min_quantity", "max_quantity")
+GRID_FIELDS = ("value", "add_price", "stock", "min_quantity", "max_quantity", "extra", "test_stock")
+NUMBER_FIELDS = ("add_price", "stock", "min_quantity", "max_quantity", "test_stock")
 CSV_COLUMNS = ("group_id", "sub_group_id", "option_id", "path", *GRID_FIELDS)
 
 
@@ -402,6 +402,8 @@ def option_paths(product_pk: int) -> dict[int, str]:
 def options_csv_export(*, product: Product) -> str:
     tree = tree_load(pk=product.pk)
     paths = option_paths(product.pk)
+    # The tree carries the live counter as ``stock``; the test counter is read beside it.
+    test_stock = dict(Option.objects.filter(product=product).values_list("pk", "test_stock"))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -409,9 +411,9 @@ def options_csv_export(*, product: Product) -> str:
     def rows(group):
         for s in group.sub_groups:
             for o in s.options:
+                values = {f: test_stock.get(o.pk) if f == "test_stock" else getattr(o, f) for f in GRID_FIELDS}
                 writer.writerow(
-                    [group.id, s.id, o.id, paths.get(o.pk, "")]
-                    + ["" if getattr(o, f) is None else getattr(o, f) for f in GRID_FIELDS]
+                    [group.id, s.id, o.id, paths.get(o.pk, "")] + ["" if v is None else v for v in values.values()]
                 )
                 for added in o.added_groups:
                     rows(added)

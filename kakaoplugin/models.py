@@ -96,6 +96,12 @@ class KakaoApp(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.environment})"
 
+    @property
+    def livemode(self) -> bool:
+        """False for a test app: its orders are test orders (stamped on each at creation; they use
+        the catalog's test stock, never the real one; see docs/security.md "Test and live mode")."""
+        return self.environment == self.Environment.PRODUCTION
+
     def clean(self) -> None:
         try:
             parse_networks(self.allowed_networks)

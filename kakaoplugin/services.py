@@ -128,8 +128,13 @@ def webhook_endpoint_create(*, kakao_app: KakaoApp, url: str, event_types: list[
     )
 
 
-def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], idempotency_key: str) -> WebhookEvent | None:
+def webhook_emit(
+    *, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], idempotency_key: str, livemode: bool | None = None
+) -> WebhookEvent | None:
     """Record an event and a delivery per subscribed endpoint; sent by Celery after commit.
+
+    ``livemode`` (false: a test app's event, e.g. a test order's) is in the payload; by default
+    the app's mode now.  Order events pass the order's own.
 
     The same ``idempotency_key`` twice records one event (a task that runs twice emits once).
     Call inside the transaction that makes the change, so the event exists iff the change does.
@@ -138,7 +143,10 @@ def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], 
 
     event_id = "evt_" + secrets.token_urlsafe(16)
     created_at = timezone.now()
-    payload = {"id": event_id, "type": event_type, "created_at": created_at.isoformat(), "data": data}
+    livemode = kakao_app.livemode if livemode is None else livemode
+    payload = {
+        "id": event_id, "type": event_type, "created_at": created_at.isoformat(), "livemode": livemode, "data": data,
+    }  # fmt: skip
     with transaction.atomic():
         event, created = WebhookEvent.objects.get_or_create(
             idempotency_key=idempotency_key,

@@ -14,6 +14,11 @@ from django.db import models
 from kakaoplugin.fields import EncryptedTextField
 from kakaoplugin.models import KakaoApp
 
+LIVEMODE_HELP = (
+    "False for a test app's (KakaoApp.environment test): a test order uses the catalog's test stock and is "
+    "not a sale. Stamped from the app at creation, never changed"
+)
+
 
 def new_order_sheet_id() -> str:
     """Unguessable (144 random bits), url-safe, well under Kakao's 100-character limits."""
@@ -28,6 +33,7 @@ class OrderSheet(models.Model):
 
     id = models.CharField(primary_key=True, max_length=40, default=new_order_sheet_id, editable=False)
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="order_sheets")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
     app_user_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     relay_id = models.CharField(max_length=200, null=True, blank=True, db_index=True)
     product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -61,7 +67,7 @@ class OrderSheetLine(models.Model):
     sub_group_id = models.CharField(max_length=200, blank=True)
     option_id = models.CharField(max_length=100, blank=True)
     option_value = models.CharField(max_length=200, blank=True)
-    # The catalog row whose stock this line takes (None for answers and unlimited options).
+    # The catalog row whose stock this line takes (None for answers and options unlimited in both modes).
     catalog_option = models.ForeignKey(
         "catalog.Option", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -208,6 +214,7 @@ class Order(models.Model):
     partner_order_id = models.CharField(max_length=100, unique=True, default=new_partner_order_id, editable=False)
     sheet = models.ForeignKey(OrderSheet, on_delete=models.PROTECT, related_name="orders")
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="orders")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
     app_user_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     partner_user_id = models.CharField(max_length=100)
     relay_id = models.CharField(max_length=200, null=True, blank=True, db_index=True)
@@ -375,6 +382,7 @@ class Subscription(models.Model):
         FAILED = "failed", "sign-up failed"
 
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="subscriptions")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
     signup_order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="subscription")
     plan = models.ForeignKey(
         "catalog.SubscriptionPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"

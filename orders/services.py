@@ -71,6 +71,7 @@ def order_sheet_create(
     ttl = settings.ORDER_SHEET_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     sheet = OrderSheet.objects.create(
         kakao_app=kakao_app,
+        livemode=kakao_app.livemode,
         app_user_id=app_user_id,
         relay_id=relay_id,
         product_id=draft.product_pk,
@@ -152,7 +153,7 @@ def order_sheet_create_from_choices(
     The one path from choices to a sheet: option T2 and the merchant API both call it.  Raises
     :class:`catalog.selection.SelectionError` saying what was wrong.
     """
-    selection = selection_validate(payload=choices)
+    selection = selection_validate(payload=choices, livemode=kakao_app.livemode)
     return order_sheet_create(
         kakao_app=kakao_app,
         draft=sheet_draft_from_selection(selection),
@@ -209,6 +210,7 @@ MSG_BLOCKED = "사용이 제한된 사용자입니다."
 MSG_SOLD_OUT = "주문 상품이 품절되었습니다."
 MSG_NOT_ON_SALE = "판매가 종료된 상품입니다."
 MSG_EXPIRED = "결제 시간이 초과되었습니다. 다시 주문해 주세요."
+MSG_SHEET_OTHER_MODE = "테스트/운영 모드가 바뀌기 전에 만든 주문서입니다. 다시 주문해 주세요."
 
 
 def _stock_items(order: Order) -> list[StockItem]:
@@ -269,6 +271,8 @@ def order_create_for_sheet(
         raise PluginError(envelope.INVALID_ORDER, MSG_INVALID_SHEET)
     if sheet.status != OrderSheet.Status.OPEN or sheet.expires_at <= timezone.now():
         raise PluginError(envelope.INVALID_ORDER, MSG_SHEET_CLOSED)
+    if sheet.livemode != kakao_app.livemode:  # made in the other mode: its stock check was another counter's
+        raise PluginError(envelope.INVALID_ORDER, MSG_SHEET_OTHER_MODE)
     _check_member(kakao_app=kakao_app, owner=sheet.app_user_id, app_user_id=app_user_id)
     rules = store_rules(kakao_app)
     _check_open(rules)
@@ -295,6 +299,7 @@ def order_create_for_sheet(
     order = Order.objects.create(
         sheet=sheet,
         kakao_app=kakao_app,
+        livemode=kakao_app.livemode,
         app_user_id=app_user_id or sheet.app_user_id,
         partner_user_id=(app_user_id or sheet.app_user_id or f"guest-{sheet.pk}")[:100],
         relay_id=relay_id or sheet.relay_id,
@@ -530,7 +535,9 @@ def _t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | None) -> An
             return Answer(envelope.INVALID_ORDER, "이미 결제가 진행 중인 주문서입니다.")
     expires = timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS)
     try:
-        stock_hold(reference=order.partner_order_id, items=_stock_items(order), expires_at=expires)
+        stock_hold(
+            reference=order.partner_order_id, items=_stock_items(order), expires_at=expires, livemode=order.livemode
+        )
     except OutOfStock as exc:
         name = exc.item.label.split(" / ")[-1] if exc.item.label else ""
         return Answer(envelope.INVALID_ORDER, f"{MSG_SOLD_OUT} ({name})" if name else MSG_SOLD_OUT)

@@ -142,7 +142,7 @@ def subscription_create_pending(*, order: Order, plan: SubscriptionPlan) -> Subs
     product = plan.product
     rule = plan.rule()
     return Subscription.objects.create(
-        kakao_app=order.kakao_app, signup_order=order, plan=plan, app_user_id=order.app_user_id,
+        kakao_app=order.kakao_app, signup_order=order, livemode=order.livemode, plan=plan, app_user_id=order.app_user_id,
         partner_user_id=order.partner_user_id, item_name=order.item_name, item_code=order.item_code,
         quantity=order.quantity, tax_free=product.tax_type == Product.TaxType.TAX_FREE, cid=order.cid,
         message=plan.message, billing_cycle_label=plan.cycle_label, currency=plan.currency,
@@ -304,7 +304,7 @@ def _child_order(sub: Subscription, inst: Inst) -> Order:
         item_code=sub.item_code, quantity=sub.quantity, goods_amount=inst.amount, shipping_fee=0,
         total_amount=inst.amount, tax_free_amount=tax_free, vat_amount=vat_of(inst.amount - tax_free),
         use_shipping=signup.use_shipping, shipping_address=signup.shipping_address, cid=sub.cid,
-        status=Order.Status.HELD,
+        status=Order.Status.HELD, livemode=sub.livemode,
     )  # fmt: skip
     OrderLine.objects.create(
         order=order, description=f"{sub.item_name} · 정기결제 {inst.seq}회차 ({inst.due_date:%Y-%m-%d})"[:300],

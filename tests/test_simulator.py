@@ -275,7 +275,7 @@ def test_flash_sale_stock_is_not_reset_under_unfinished_payments(shop, live_serv
     product = flash_sale_product_set(stock=1)
     option = Option.objects.get(product=product)
     StockHold.objects.create(
-        reference="po_unfinished", option=option, quantity=1, expires_at="2999-01-01T00:00:00Z"
+        reference="po_unfinished", livemode=True, option=option, quantity=1, expires_at="2999-01-01T00:00:00Z"
     )
     with pytest.raises(CommandError, match="1 units of sim:flash-sale are still held by unfinished payments"):
         simulate(shop, live_server, fake_kakao, buyers=2, stock=1)
