@@ -28,6 +28,7 @@ from .models import (
     WebhookEvent,
     new_plugin_key,
 )
+from .outbox import send_after_commit
 from .selectors import forget_plugin_keys
 
 SECRET_FIELDS = ("kakaopay_admin_key", "kakaopay_secret_key", "cid_secret", "kakao_client_secret")
@@ -155,7 +156,7 @@ def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], 
             for e in endpoints
         )
     for delivery in deliveries:
-        deliver_webhook.delay_on_commit(delivery.pk)
+        send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
     return event
 
 
@@ -225,7 +226,7 @@ def webhook_resend(*, delivery: WebhookDelivery) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=max(delivery.give_up_at, now + timedelta(hours=1))
     )
-    deliver_webhook.delay_on_commit(delivery.pk)
+    send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
 
 
 def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:

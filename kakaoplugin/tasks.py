@@ -29,3 +29,11 @@ def purge_inbound_calls() -> int:
     from django.conf import settings
 
     return services.inbound_calls_purge(older_than_days=settings.INBOUND_CALL_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True)
+def dispatch_outbox() -> dict:
+    """Beat (every OUTBOX_DISPATCH_EVERY_SECONDS): send the outbox messages still owed."""
+    from .outbox import outbox_dispatch_due
+
+    return outbox_dispatch_due()
