@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Option
-from kakaoplugin.models import OutboxMessage
+from kakaoplugin.models import OutboxMessage, WebhookDelivery, WebhookEndpoint
 from orders.models import Order
 from tests.conftest import _database_url, fake_environment, wait_until
 from tests.fault_kit import HttpClient, OwnRedis, celery, free_port, gunicorn, stop
@@ -58,6 +58,8 @@ def test_t2_t3_committed_while_redis_is_down_are_answered_and_settle_when_it_is_
 ):
     product, option = make_product(option_stock=5)
     sheet = make_sheet(kakao_app, product, option, quantity=2)
+    late_sheet = make_sheet(kakao_app, product, option, quantity=4, app_user_id="user-2")
+    WebhookEndpoint.objects.create(kakao_app=kakao_app, url="http://127.0.0.1:9/hooks", secret="whsec-test")
     port = free_port()
     web = gunicorn(stack_env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}, port)
     worker = beat = None
@@ -68,12 +70,20 @@ def test_t2_t3_committed_while_redis_is_down_are_answered_and_settle_when_it_is_
         assert buyer.t1(sheet.pk)["status"] == 200
         buyer.ready()
         buyer.authorize()
+        late = Buyer(plugin_base, fake_kakao.url, client=http, app_user_id="user-2")
+        assert late.t1(late_sheet.pk)["status"] == 200
+        late.ready()
+        late.authorize()
         assert http.get(plugin_base + "options", {"id": product.code}).status_code == 200  # cached
 
         own_redis.stop()  # the broker and the cache are gone
 
         assert buyer.t2() == {"status": 200}  # the stock is held: that is what Kakao hears
         assert buyer.t3() == {"status": 200}  # the pg_token is stored
+        # a refusal that took effect (the order failed, the merchant's webhook is owed) is said too
+        assert late.t2() == {"status": 300, "message": "주문 상품이 품절되었습니다. (사이즈: L)"}
+        assert Order.objects.get(partner_order_id=late.partner_order_id).status == Order.Status.FAILED
+        assert WebhookDelivery.objects.get(event__type="order.failed").status == WebhookDelivery.Status.PENDING
         order = Order.objects.get(partner_order_id=buyer.partner_order_id)
         assert order.status == Order.Status.HELD and order.pg_token == buyer.pg_token
         assert Option.objects.get(pk=option.pk).stock == 3
