@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,3 +131,63 @@ class HttpClient:
         body = json.dumps(data)
         hdrs = self._headers(headers) | {"Content-Type": content_type}
         return _Response(self.session.post(self.base_url + path, data=body, headers=hdrs, timeout=30))
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of the test's own (initdb into a temporary directory, a spare port, no
+    fsync): :meth:`stop` and :meth:`start` it at will; the shared one is never touched.  Run as
+    the ``postgres`` user when the tests run as root (PostgreSQL refuses root)."""
+
+    def __init__(self):
+        import tempfile
+
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="kp-faults-pg-"))
+        self.data = self.dir / "data"
+        self.log = ARTIFACTS / "fault-postgres.log"
+
+    @staticmethod
+    def available() -> bool:
+        if not (PG_BIN / "initdb").exists():
+            return False
+        return os.geteuid() != 0 or shutil.which("runuser") is not None
+
+    def _run(self, *args: str) -> None:
+        command = [str(PG_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=120)
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def init(self) -> OwnPostgres:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log.touch()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            shutil.chown(self.log, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        return self.start()
+
+    def start(self) -> OwnPostgres:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300)
