@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 from django.conf import settings
@@ -96,13 +97,16 @@ def test_t2_t3_committed_while_redis_is_down_are_answered_and_settle_when_it_is_
         assert fake_kakao.calls("approve") == []
 
         own_redis.start()
+        back = time.monotonic()
         worker = celery(
             stack_env, "worker", "--pool", "threads", "--concurrency", "2", "--without-gossip",
             "--without-mingle", "--without-heartbeat", "--hostname", f"fault-worker-{os.getpid()}@%h",
         )  # fmt: skip
         beat = celery(stack_env, "beat", "--schedule", str(tmp_path / "beat-schedule"))
         wait_until(lambda: buyer.t4()["data"]["order_status"] == "S", timeout=90, interval=0.5, message="S")
+        settled = time.monotonic() - back
         wait_until(lambda: not OutboxMessage.objects.exists(), timeout=30, interval=0.5, message="an empty outbox")
+        print(f"Redis back, worker and beat started: the order is S {settled:.1f} s later")
     finally:
         stop(beat)
         stop(worker)
@@ -110,3 +114,36 @@ def test_t2_t3_committed_while_redis_is_down_are_answered_and_settle_when_it_is_
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.approved_amount == order.total_amount == 20000
     assert len([c for c in fake_kakao.calls("approve") if c["params"].get("tid") == buyer.tid]) == 1
+
+
+def test_a_dispatch_that_failed_is_noted_and_sent_by_the_dispatcher(settings):
+    """In one process, against a Redis port nobody listens on: the failure is noted on the row
+    (attempts, error, next attempt later), never raised; the dispatcher sends it once Redis works."""
+    from django.db import transaction
+
+    from catalog import cache as tree_cache
+    from catalog.tasks import forget_cached_trees
+    from kakaoplugin.outbox import outbox_add, outbox_dispatch_due
+
+    if not settings.CACHE_URL:
+        pytest.skip("needs Redis (CACHE_URL)")
+    product, _ = make_product()
+    _, generation = tree_cache.cached_body(product.code)
+    working = settings.CACHES
+    settings.OUTBOX_PAUSE_SECONDS = 0
+    settings.CACHES = {"default": working["default"] | {"LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    with transaction.atomic():
+        outbox_add(task=forget_cached_trees, args=[[product.pk]], inline=True)
+    message = OutboxMessage.objects.get()
+    assert message.attempts == 1 and message.last_error.startswith("ConnectionError")
+    assert outbox_dispatch_due() == {"sent": 0, "failed": 0}  # not due yet
+
+    OutboxMessage.objects.update(next_attempt_at=message.created_at)
+    assert outbox_dispatch_due() == {"sent": 0, "failed": 1}  # still down: noted again
+    assert OutboxMessage.objects.get().attempts == 2
+
+    settings.CACHES = working
+    OutboxMessage.objects.update(next_attempt_at=message.created_at)
+    assert outbox_dispatch_due() == {"sent": 1, "failed": 0}
+    assert not OutboxMessage.objects.exists()
+    assert tree_cache.cached_body(product.code)[1] != generation  # the tree's cache was renewed
