@@ -223,7 +223,8 @@ class PluginGateMiddleware:
             return envelope.from_error(exception)
         if isinstance(exception, DB_FAULTS):  # nothing committed: Kakao may call again
             request.plugin_db_fault = True
-            logger.warning("plugin call: database unavailable (%s)", exception.__class__.__name__)
+            first_line = (str(exception).strip().splitlines() or [""])[0][:200]
+            logger.warning("plugin call: database unavailable (%s: %s)", exception.__class__.__name__, first_line)
             return unavailable()
         logger.exception("plugin view failed: %s %s", request.method, request.path_info)
         return envelope.fail(500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.", http_status=500)
