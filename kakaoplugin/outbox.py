@@ -91,7 +91,7 @@ def _dispatch(message: OutboxMessage) -> bool:
         if message.pk is None:
             return False
         attempts = message.attempts + 1
-        backoff = min(settings.OUTBOX_GRACE_SECONDS * 2 ** (attempts - 1), 300)
+        backoff = min(settings.OUTBOX_GRACE_SECONDS * 2 ** (attempts - 1), 60)
         try:
             OutboxMessage.objects.filter(pk=message.pk).update(
                 attempts=F("attempts") + 1, last_error=error,
