@@ -14,9 +14,12 @@ from typing import Any
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from kakaoplugin.outbox import outbox_add
+
 from .cache import invalidate_codes, invalidate_products
 from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
 from .selectors import tree_load, tree_response
+from .tasks import forget_cached_trees
 from .tree import ANSWER_TYPES, TreeInvalid, check_tree, tree_errors
 
 PRODUCT_SETTINGS = ("on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock")
@@ -28,12 +31,7 @@ def product_tree_changed(*, product_pks: Iterable[int], old_codes: Iterable[str]
     pks, codes = list(product_pks), list(old_codes)
     invalidate_products(product_pks=pks)
     invalidate_codes(codes)
-
-    def again():
-        invalidate_products(product_pks=pks)
-        invalidate_codes(codes)
-
-    transaction.on_commit(again)
+    outbox_add(task=forget_cached_trees, args=[pks, codes], inline=True)  # again, after the commit
 
 
 def product_tree_check(*, product_pk: int) -> None:

@@ -34,8 +34,10 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 
-from .cache import invalidate_products
+from kakaoplugin.outbox import outbox_add
+
 from .models import Option, Product, StockHold, stock_field
+from .tasks import forget_cached_trees
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def _product_pks(holds: Sequence[StockHold]) -> set[int]:
 
 def _invalidate_after_commit(product_pks: set[int]) -> None:
     if product_pks:
-        transaction.on_commit(lambda: invalidate_products(product_pks=product_pks))
+        outbox_add(task=forget_cached_trees, args=[sorted(product_pks)], inline=True)
 
 
 def _locked_holds(reference: str, *states: str) -> list[StockHold]:

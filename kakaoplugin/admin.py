@@ -11,6 +11,7 @@ from .models import (
     InboundCall,
     KakaoApp,
     MerchantApiKey,
+    OutboxMessage,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -318,3 +319,19 @@ class InboundCallAdmin(admin.ModelAdmin):
     @admin.display(description="message")
     def short_message(self, obj: InboundCall) -> str:
         return (obj.result_message[:80] + "…") if len(obj.result_message) > 80 else obj.result_message
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Work owed after a commit that is not dispatched yet (kakaoplugin.outbox): normally empty; rows
+    pile up while the broker or the cache is down and go once beat's dispatcher reaches them."""
+
+    list_display = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
+    list_filter = ("task",)
+    readonly_fields = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -24,3 +24,7 @@ class KakaopluginConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "purge-inbound-calls", {"task": "kakaoplugin.tasks.purge_inbound_calls", "schedule": 24 * 3600.0}
         )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "dispatch-outbox",
+            {"task": "kakaoplugin.tasks.dispatch_outbox", "schedule": settings.OUTBOX_DISPATCH_EVERY_SECONDS},
+        )

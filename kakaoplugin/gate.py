@@ -4,6 +4,8 @@
 - source address outside the app's CIDR list (when set) → 403 envelope;
 - body over ``PLUGIN_MAX_BODY_BYTES`` → 413 envelope; a NUL character in the query or body → 400;
 - anything below that fails (an exception, Django's HTML 404/405/500 page) → a JSON envelope;
+  the database unreachable → 503 envelope with ``Retry-After``; a connection the database dropped
+  since the last request is replaced and the request answered (kakaoplugin.dbfaults);
   a view that answers a browser on purpose (Kakao Sync's redirect page) sets
   ``response.keep_as_page = True``.
 
@@ -21,9 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from . import envelope
+from .dbfaults import DB_FAULTS, StatementCount, unavailable
 from .log_context import bind as bind_log_context
 from .plugin_paths import PATHS
 from .selectors import kakao_app_for_plugin_key
@@ -99,7 +103,31 @@ class PluginGateMiddleware:
         match = PLUGIN_PATH.match(request.path_info)
         if match is None:
             return self.get_response(request)
+        try:
+            return self._answer_reconnecting(request, match)
+        except Exception as exc:  # the gate's own work failed (the app lookup, the database down)
+            return self.process_exception(request, exc)
 
+    def _answer_reconnecting(self, request: HttpRequest, match: re.Match) -> HttpResponse:
+        """Answer; when the request's first statement failed on a connection kept from an earlier
+        request (the database dropped it), close it and answer once more (see kakaoplugin.dbfaults)."""
+        reused = connection.connection is not None
+        count = StatementCount()
+        try:
+            with connection.execute_wrapper(count):
+                response = self._answer(request, match)
+        except DB_FAULTS:
+            if not reused or count.succeeded:
+                raise
+        else:
+            if not (reused and count.succeeded == 0 and getattr(request, "plugin_db_fault", False)):
+                return response
+        logger.warning("plugin call on a dropped database connection: reconnecting once")
+        connection.close()
+        request.plugin_db_fault = False
+        return self._answer(request, match)
+
+    def _answer(self, request: HttpRequest, match: re.Match) -> HttpResponse:
         app = kakao_app_for_plugin_key(match["key"])
         if app is None:
             return envelope.fail(404, "알 수 없는 플러그인 주소입니다 (unknown plugin key)", http_status=404)
@@ -152,7 +180,10 @@ class PluginGateMiddleware:
                 query=request.GET.dict(), body=body, source_ip=client_ip(request),
                 app_user_id=context.app_user_id, relay_id=context.relay_id,
             )  # fmt: skip
-        except Exception:  # the database is down: the view will say so; do not hide its answer
+        except DB_FAULTS as exc:  # the database is down: the view will say so; do not hide its answer
+            logger.warning("could not store an inbound %s call (%s)", endpoint, exc.__class__.__name__)
+            return None
+        except Exception:
             logger.exception("could not store an inbound %s call", endpoint)
             return None
 
@@ -200,6 +231,11 @@ class PluginGateMiddleware:
             return None
         if isinstance(exception, envelope.PluginError):
             return envelope.from_error(exception)
+        if isinstance(exception, DB_FAULTS):  # nothing committed: Kakao may call again
+            request.plugin_db_fault = True
+            first_line = (str(exception).strip().splitlines() or [""])[0][:200]
+            logger.warning("plugin call: database unavailable (%s: %s)", exception.__class__.__name__, first_line)
+            return unavailable()
         logger.exception("plugin view failed: %s %s", request.method, request.path_info)
         return envelope.fail(500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.", http_status=500)
 

@@ -292,3 +292,23 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxMessage(models.Model):
+    """Work owed after a commit (kakaoplugin.outbox): a Celery task by name with its arguments,
+    recorded in the transaction that owes it; deleted once dispatched."""
+
+    task = models.CharField(max_length=200)  # a task's import path ("orders.tasks.approve_order")
+    args = models.JSONField(default=list, blank=True)
+    inline = models.BooleanField(default=False)  # run by the dispatching process, not through the broker
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at"], name="kakaoplugin_outbox_due")]
+        verbose_name = "outbox message"
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

@@ -29,6 +29,7 @@ from .models import (
     WorkerHeartbeat,
     new_plugin_key,
 )
+from .outbox import send_after_commit
 from .selectors import forget_plugin_keys
 
 SECRET_FIELDS = ("kakaopay_admin_key", "kakaopay_secret_key", "cid_secret", "kakao_client_secret")
@@ -164,7 +165,7 @@ def webhook_emit(
             for e in endpoints
         )
     for delivery in deliveries:
-        deliver_webhook.delay_on_commit(delivery.pk)
+        send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
     return event
 
 
@@ -234,7 +235,7 @@ def webhook_resend(*, delivery: WebhookDelivery) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=max(delivery.give_up_at, now + timedelta(hours=1))
     )
-    deliver_webhook.delay_on_commit(delivery.pk)
+    send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
 
 
 def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:

@@ -106,8 +106,8 @@ WSGI_APPLICATION = "kakaoplugin.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 # Off by default: a health check is one more round trip (SELECT 1) on every request, on T4 too,
-# which Kakao polls every 0.5 s per buyer. A connection broken by a database restart fails one
-# request and is then replaced (Django closes a connection that errored; T4 also retries once).
+# which Kakao polls every 0.5 s per buyer. A connection broken by a database restart is replaced
+# by the plugin gate, which answers that request once more (kakaoplugin.dbfaults).
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -352,3 +352,13 @@ HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
 
 # Product pictures (chatbot commerce cards): uploads larger than this are refused.
 PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=2 * 1024 * 1024)
+
+# --- the transactional outbox (kakaoplugin.outbox): work owed after a commit ---------------------
+# A message not dispatched by the committing process is due this long after it was recorded.
+OUTBOX_GRACE_SECONDS = env.float("OUTBOX_GRACE_SECONDS", default=10.0)
+# How often the beat's dispatcher sends what is due.
+OUTBOX_DISPATCH_EVERY_SECONDS = env.float("OUTBOX_DISPATCH_EVERY_SECONDS", default=5.0)
+# After a failed dispatch a process leaves the next ones to the dispatcher for this long.
+OUTBOX_PAUSE_SECONDS = env.float("OUTBOX_PAUSE_SECONDS", default=5.0)
+# Retry-After (seconds) of the 503 envelope a plugin path answers when the database is unreachable.
+PLUGIN_RETRY_AFTER_SECONDS = env.int("PLUGIN_RETRY_AFTER_SECONDS", default=2)

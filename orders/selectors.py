@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 
 from .models import Order
 
@@ -22,14 +22,8 @@ def order_status_row(*, kakao_app_id: int, partner_order_id: str) -> tuple[str, 
     """T4's one query (unique index on partner_order_id): (W/S/F/C, owner app user id, message)."""
     # Plain SQL: the hottest path in the system, and the ORM's query building costs about as
     # much CPU as the indexed lookup itself. No per-request health check (CONN_HEALTH_CHECKS is
-    # off): a persistent connection the database dropped is replaced and the query tried again.
-    try:
-        row = _t4_fetch(partner_order_id, kakao_app_id)
-    except (InterfaceError, OperationalError):
-        if connection.in_atomic_block:
-            raise
-        connection.close()
-        row = _t4_fetch(partner_order_id, kakao_app_id)
+    # off): the plugin gate replaces a persistent connection the database dropped (kakaoplugin.dbfaults).
+    row = _t4_fetch(partner_order_id, kakao_app_id)
     if row is None:
         return None
     status, owner, message = row

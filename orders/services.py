@@ -19,6 +19,7 @@ from kakaoplugin import envelope
 from kakaoplugin.envelope import PluginError
 from kakaoplugin.fields import mask
 from kakaoplugin.models import KakaoApp
+from kakaoplugin.outbox import outbox_add
 from kakaoplugin.plugin_paths import plugin_url
 from kakaoplugin.selectors import customer_is_blocked
 
@@ -498,7 +499,7 @@ def order_t2(
         if order.pg_token:  # T3 came first: this T2 completes the pair
             from .tasks import approve_order
 
-            approve_order.delay_on_commit(order.pk)
+            outbox_add(task=approve_order, args=[order.pk])  # sent after the commit, retried
     return Answer(envelope.OK)
 
 
@@ -587,7 +588,7 @@ def order_t3(
             # only one runner can claim the order.
             from .tasks import approve_order
 
-            approve_order.delay_on_commit(order.pk)
+            outbox_add(task=approve_order, args=[order.pk])  # sent after the commit, retried
     return Answer(envelope.OK)
 
 
