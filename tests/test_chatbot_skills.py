@@ -107,7 +107,7 @@ def test_products_carousel_opens_the_plugins(skills, shop):
 
 def test_products_respect_the_format_limits(skills, kakao_app):
     for i in range(15):
-        Product.objects.create(code=f"P{i:02d}", name="아주 긴 상품 이름 " * 30, price=1000 + i)
+        Product.objects.create(code=f"P{i:02d}", name=("아주 긴 상품 이름 " * 30)[:200], price=1000 + i)
     answer = call(skills, "products", payload())
     cards = outputs(answer)[1]["carousel"]["items"]
     assert len(cards) == 10
