@@ -14,7 +14,13 @@ Faults (armed with ``POST /__fake__/faults``, op ``approve``, ``cancel``, ``orde
 ``decline`` (4xx -780 with ``message`` as ``extras.method_result_message``), ``error500`` (500,
 nothing done), ``delay`` (do the work, then answer after ``delay`` seconds: past the caller's
 timeout; ``"when": "before"`` waits first), ``lost`` (do the work, then close the connection
-without answering).
+without answering), ``alter`` (do the work, then answer with the top-level fields in ``set``
+replaced: an answer that is not about the payment that was asked, e.g. another
+``partner_order_id``).
+
+A pg_token that is not the one issued for the tid is refused as a bad request (400, legacy ``-706``
+/ open ``INVALID_PG_TOKEN``, no method result: nothing was declined) and changes nothing: the tid
+stays in AUTH_PASSWORD, and the genuine pg_token still approves it.
 
 Subscriptions (정기결제): approve on a subscription CID (``TCSUB...``) issues a ``sid`` (status
 ``ISSUED_SID`` when the first amount is 0); ``subscription`` charges an active sid (a new tid each
@@ -121,6 +127,8 @@ def _deliver(fault: dict | None, resp: Response) -> Response:
         time.sleep(float(fault.get("delay", 12.0)))
     elif kind == "lost":
         drop_connection()
+    elif kind == "alter" and isinstance(resp.body, dict) and resp.status == 200:
+        resp.body = resp.body | dict(fault.get("set") or {})
     return resp
 
 
