@@ -156,7 +156,7 @@ def payment_approve(*, order_id: int) -> Outcome:
         # message is the buyer's); a refusal of a repeated approve may mean an earlier one went
         # through; a refused request (a pg_token KakaoPay did not issue for this tid, ...) leaves
         # the payment waiting for approval: the genuine pg_token may still come.
-        verdict = _settle_by_inquiry(order, client, failure_message=exc.buyer_message)
+        verdict = _settle_by_inquiry(order, client, decline=exc)
         if verdict is _Verdict.SETTLED:
             return Outcome.DONE
         if verdict is _Verdict.NOT_APPROVED:
@@ -259,10 +259,10 @@ def _may_be_in_flight(order: Order, client: KakaoPayClient) -> bool:
     return timezone.now() < order.approve_requested_at + timedelta(seconds=2 * client.timeout + 5)
 
 
-def _settle_by_inquiry(order: Order, client: KakaoPayClient, *, failure_message: str = "") -> _Verdict:
+def _settle_by_inquiry(order: Order, client: KakaoPayClient, *, decline: KakaoPayDeclined | None = None) -> _Verdict:
     """Ask KakaoPay what happened to the tid and settle the order from it when it says (after
-    checking that the answer is this order's payment).  ``failure_message``: T4's message when it
-    says the payment failed (KakaoPay's own words from a decline), else a generic one."""
+    checking that the answer is this order's payment).  ``decline``: the approve refusal that made
+    us ask; when the payment failed, the order fails as declined, with KakaoPay's words to the buyer."""
     try:
         result = client.order(cid=order.kakaopay_cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
     except KakaoPayError as exc:
@@ -281,8 +281,8 @@ def _settle_by_inquiry(order: Order, client: KakaoPayClient, *, failure_message:
         return _Verdict.NOT_APPROVED
     if status in FAILED_AT_KAKAOPAY:
         with transaction.atomic():
-            order_fail(order=order, reason=f"kakaopay_{status.lower()}",
-                       message=failure_message or FAILED_AT_KAKAOPAY[status],
+            order_fail(order=order, reason="declined" if decline else f"kakaopay_{status.lower()}",
+                       message=decline.buyer_message if decline else FAILED_AT_KAKAOPAY[status],
                        from_states=(Order.Status.APPROVING,))  # fmt: skip
         return _Verdict.SETTLED
     if status == "PART_CANCEL_PAYMENT":
