@@ -44,7 +44,8 @@ from kakaoplugin.clients.kakaopay import (
 
 from .answers import MSG_MISMATCH, AnswerMismatch, answer_check
 from .models import Order, OrderSheet, PaymentEvent
-from .services import MSG_EXPIRED, MSG_SOLD_OUT, order_fail, payment_event_record, t3_untried_pg_token
+from .selectors import t3_untried_pg_token
+from .services import MSG_EXPIRED, MSG_SOLD_OUT, order_fail, payment_event_record
 from .webhooks import ORDER_CANCELLED, ORDER_FAILED, ORDER_PAID, ORDER_REFUNDED, order_webhook_emit
 
 logger = logging.getLogger(__name__)

@@ -564,7 +564,7 @@ def order_t3(
 
     It must name the order's buyer (``partner_user_id``).  Another pg_token arriving while the
     order is still unsettled is kept (its T3 event) and answered 200: if KakaoPay refuses the first
-    one, the approval takes it next (``t3_untried_pg_token``)."""
+    one, the approval takes it next (``selectors.t3_untried_pg_token``)."""
     if partner_order_id and order_ref and partner_order_id != order_ref:
         return Answer(envelope.INVALID_ORDER, "주문 정보가 일치하지 않습니다.")
     pid = partner_order_id or order_ref
@@ -603,23 +603,6 @@ def order_t3(
 
             approve_order.delay_on_commit(order.pk)
     return Answer(envelope.OK)
-
-
-def t3_untried_pg_token(*, order: Order) -> str:
-    """The latest pg_token a T3 brought for ``order`` that no approve has tried yet ('' if none)."""
-    tried = {
-        str((e or {}).get("pg_token") or "")
-        for e in order.events.filter(kind=PaymentEvent.Kind.APPROVE_REQUEST).values_list("request", flat=True)
-    }
-    prefix = f"t3:{order.pk}:"
-    keys = order.events.filter(
-        kind=PaymentEvent.Kind.T3_RECEIVED, outcome=PaymentEvent.Outcome.OK, idempotency_key__startswith=prefix
-    ).order_by("-id").values_list("idempotency_key", flat=True)
-    for key in keys:
-        token = key[len(prefix):]
-        if token and token not in tried:
-            return token
-    return ""
 
 
 def order_buyer_abandoned(*, kakao_app: KakaoApp, partner_order_id: str | None, failed: bool, params: dict) -> Answer:
