@@ -166,7 +166,7 @@ def test_a_refused_pg_token_does_not_fail_the_order_and_the_genuine_t3_completes
 
     wait_until(refused_and_back, message="the refused pg_token to be dropped")
     refusal = order.events.get(kind=PaymentEvent.Kind.APPROVE_FAILURE)
-    assert refusal.http_status == 400 and refusal.response["code"] == -706
+    assert refusal.http_status == 400 and refusal.response == {"code": -708, "msg": "invalid pg_token"}
     assert b.t4()["data"]["order_status"] == "W"
     assert fake_kakao.state()["kakaopay"]["tids"][b.tid]["status"] == "AUTH_PASSWORD"
 
