@@ -440,3 +440,41 @@ def test_a_subscription_charge_answer_that_is_not_the_childs_never_pays_it(eager
     (cancel,) = fake_kakao.calls("cancel")
     assert cancel["params"]["tid"] == child2.tid and child2.tid
     assert fake_kakao.state()["kakaopay"]["tids"][child2.tid]["status"] == "CANCEL_PAYMENT"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_orders_racing_t2_for_one_tid_one_wins(kakao_app, plugin_base, fake_kakao):
+    """The database decides a race the pre-check cannot see: exactly one order gets the tid."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    product, option = make_product(option_stock=10)
+    tid_owner = Buyer(plugin_base, fake_kakao.url)
+    tid_owner.t1(make_sheet(kakao_app, product, option).pk)
+    tid = tid_owner.ready()
+    racers = []
+    for i in range(6):
+        b = Buyer(plugin_base, fake_kakao.url, app_user_id=f"user-{i}", client=Client())
+        b.t1(make_sheet(kakao_app, product, option, app_user_id=f"user-{i}").pk)
+        racers.append(b)
+    barrier = threading.Barrier(len(racers))
+    answers: list[dict] = []
+
+    def run(b: Buyer):
+        try:
+            barrier.wait()
+            answers.append(b.t2(tid=tid))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a["status"] for a in answers) == [200] + [400] * 5
+    assert Order.objects.filter(tid=tid).count() == 1
+    assert Order.objects.filter(status=Order.Status.HELD).count() == 1
+    assert Option.objects.get(pk=option.pk).stock == 9
