@@ -201,6 +201,13 @@ class Order(models.Model):
         FAILED = "failed", "failed (F)"
         CANCELLED = "cancelled", "cancelled (C)"
 
+    class Flag(models.TextChoices):
+        """Why staff must look at an order (filterable in the admin); empty: nothing to review."""
+
+        NONE = "", "—"
+        ANSWER_MISMATCH = "answer_mismatch", "KakaoPay answer does not match the order"
+        DUPLICATE_TID = "duplicate_tid", "tid also held by another order (before the unique tid rule)"
+
     T4_STATUS = {
         Status.PENDING: "W",
         Status.HELD: "W",
@@ -235,6 +242,7 @@ class Order(models.Model):
     failure_message = models.CharField(max_length=200, blank=True, help_text="T4's message for F (Korean)")
     failure_reason = models.CharField(max_length=40, blank=True)
 
+    # A tid belongs to one order for ever (unique per Kakao app: ``order_unique_tid_per_app``).
     tid = models.CharField(max_length=40, blank=True, db_index=True)
     # Set for 정기결제 orders (the sign-up payment and every scheduled charge): the subscription CID.
     cid = models.CharField("KakaoPay CID", max_length=10, blank=True, help_text="Empty: the app's CID")
@@ -256,6 +264,11 @@ class Order(models.Model):
     approve_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="Set (and committed) before an approve call: its outcome must be learned"
     )
+    flag = models.CharField(
+        "review flag", max_length=20, choices=Flag.choices, default="", blank=True, db_index=True,
+        help_text="Set when something about the payment needs a person (see the payment events)",
+    )
+    flag_note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -265,6 +278,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "hold_expires_at"], name="order_status_hold"),
             models.Index(fields=["status", "lease_until"], name="order_status_lease"),
+        ]
+        constraints = [
+            # One KakaoPay payment (tid) is one order: no second order can ever settle by it.
+            models.UniqueConstraint(
+                fields=["kakao_app", "tid"], condition=~models.Q(tid=""), name="order_unique_tid_per_app"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -326,6 +345,8 @@ class PaymentEvent(models.Model):
         CANCEL_FAILURE = "cancel_failure"
         CANCEL_UNKNOWN = "cancel_unknown"
         STATE = "state"
+        # a KakaoPay answer that is not about this order's payment (orders.answers): never settles it
+        ANSWER_MISMATCH = "answer_mismatch"
         # 정기결제 (orders.subscriptions): scheduled charges and calls about the sid
         CHARGE_REQUEST = "charge_request"
         CHARGE_SUCCESS = "charge_success"

@@ -212,6 +212,8 @@ MSG_SOLD_OUT = "주문 상품이 품절되었습니다."
 MSG_NOT_ON_SALE = "판매가 종료된 상품입니다."
 MSG_EXPIRED = "결제 시간이 초과되었습니다. 다시 주문해 주세요."
 MSG_SHEET_OTHER_MODE = "테스트/운영 모드가 바뀌기 전에 만든 주문서입니다. 다시 주문해 주세요."
+MSG_TID_TAKEN = "이미 다른 주문에 사용된 결제 번호(tid)입니다. (This payment belongs to another order.)"
+TID_TAKEN = 400  # T2's answer for a tid another order holds: nothing is stored
 
 
 def _stock_items(order: Order) -> list[StockItem]:
@@ -479,13 +481,24 @@ def order_t2(
         if order.status != Order.Status.PENDING:
             _t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, order.status)
             return Answer(envelope.INVALID_ORDER, order.failure_message or MSG_SHEET_CLOSED)
+        # A tid belongs to one order for ever (the constraint ``order_unique_tid_per_app`` decides
+        # a race): another order's payment can never settle this one.
+        if Order.objects.filter(kakao_app=kakao_app, tid=tid[:40]).exclude(pk=order.pk).exists():
+            _t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, "tid held by another order")
+            return Answer(TID_TAKEN, MSG_TID_TAKEN)
 
         order.tid = tid[:40]
         if relay_id and not order.relay_id:
             order.relay_id = relay_id
         if isinstance(shipping_address, dict):
             order.shipping_address = {k: str(shipping_address.get(k) or "")[:300] for k in SHIPPING_FIELDS}
-        order.save(update_fields=["tid", "relay_id", "shipping_address", "updated_at"])
+        try:
+            with transaction.atomic():
+                order.save(update_fields=["tid", "relay_id", "shipping_address", "updated_at"])
+        except IntegrityError:  # another order took this tid a moment ago
+            order.tid = ""
+            _t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, "tid held by another order")
+            return Answer(TID_TAKEN, MSG_TID_TAKEN)
         answer = _t2_checks(order, kakao_app, app_user_id)
         if answer.code != envelope.OK:
             code_reason = {envelope.BLOCKED_USER: "blocked", envelope.STORE_CLOSED: "store_closed"}
@@ -555,7 +568,11 @@ def order_t3(
     *, kakao_app: KakaoApp, partner_order_id: str | None, order_ref: str | None, partner_user_id: str | None,
     pg_token: str, params: dict,
 ) -> Answer:  # fmt: skip
-    """KakaoPay's approval redirect: store the pg_token (first wins), start the approval."""
+    """KakaoPay's approval redirect: store the pg_token (first wins), start the approval.
+
+    It must name the order's buyer (``partner_user_id``).  Another pg_token arriving while the
+    order is still unsettled is kept (its T3 event) and answered 200: if KakaoPay refuses the first
+    one, the approval takes it next (``selectors.t3_untried_pg_token``)."""
     if partner_order_id and order_ref and partner_order_id != order_ref:
         return Answer(envelope.INVALID_ORDER, "주문 정보가 일치하지 않습니다.")
     pid = partner_order_id or order_ref
@@ -563,9 +580,10 @@ def order_t3(
     if order is None:
         return Answer(envelope.INVALID_ORDER, "유효하지 않은 주문입니다.")
     shown = {k: v for k, v in params.items() if k != "pg_token"} | {"pg_token": pg_token[:6] + "…"}
-    if partner_user_id and partner_user_id != order.partner_user_id:
+    if partner_user_id != order.partner_user_id:
         payment_event_record(order=order, kind=PaymentEvent.Kind.T3_RECEIVED, request=shown,
-                             outcome=PaymentEvent.Outcome.REFUSED, message="partner_user_id mismatch")  # fmt: skip
+                             outcome=PaymentEvent.Outcome.REFUSED,
+                             message="partner_user_id mismatch" if partner_user_id else "no partner_user_id")  # fmt: skip
         return Answer(envelope.BAD_USER, MSG_BAD_USER)
     with transaction.atomic():
         first = payment_event_record(
@@ -579,6 +597,9 @@ def order_t3(
             pk=order.pk, pg_token="", status__in=(Order.Status.PENDING, Order.Status.HELD)
         ).update(pg_token=pg_token[:100], updated_at=timezone.now())
         order.refresh_from_db(fields=["pg_token", "status", "tid", "failure_message"])
+        unsettled = (Order.Status.PENDING, Order.Status.HELD, Order.Status.APPROVING)
+        if order.pg_token != pg_token and order.status in unsettled:
+            return Answer(envelope.OK)  # kept: tried if KakaoPay refuses the stored pg_token
         if order.pg_token != pg_token:
             return Answer(envelope.INVALID_ORDER, order.failure_message or "이미 처리된 결제입니다.")
         if order.status in (Order.Status.FAILED, Order.Status.REFUNDING, Order.Status.CANCELLED):
