@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -193,8 +194,15 @@ KAKAO_HTTP_TIMEOUT = env.float("KAKAO_HTTP_TIMEOUT", default=10.0)
 
 # The plugin gate (CONTRACTS section 8).
 PLUGIN_MAX_BODY_BYTES = env.int("PLUGIN_MAX_BODY_BYTES", default=64 * 1024)
-# How many reverse proxies in front of us append to X-Forwarded-For (0: use the socket address).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# Our reverse proxies (comma-separated addresses/CIDRs): X-Forwarded-For is believed only when the
+# socket peer is one of them, walked from the right past them (default none: the socket address).
+# The same list is gunicorn's forwarded_allow_ips (gunicorn.conf.py).
+TRUSTED_PROXY_CIDRS = env.list("TRUSTED_PROXY_CIDRS", default=[])
+for _cidr in TRUSTED_PROXY_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr.strip())
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_CIDRS: {_cidr!r} is not an address or network") from _exc
 # How long a process keeps a looked-up Kakao app (seconds): key rotation takes effect within it.
 PLUGIN_APP_CACHE_SECONDS = env.float("PLUGIN_APP_CACHE_SECONDS", default=5.0)
 
