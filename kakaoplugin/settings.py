@@ -338,3 +338,12 @@ SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=6
 # --- limits (issue 11): merchant API bodies (/api/) over this are refused with a 413 envelope
 # before anything parses them (DRF has no cap of its own; plugin bodies: PLUGIN_MAX_BODY_BYTES).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+
+# Orders (issue 11, docs/security.md "Input limits"): KakaoPay's amounts and quantities are 32-bit
+# integers (at most 2,147,483,647). A selection (option T2, merchant API) or payment T1 above these is
+# refused with a 400 envelope.
+KAKAOPAY_MAX_INTEGER = 2_147_483_647
+ORDER_MAX_AMOUNT = env.int("ORDER_MAX_AMOUNT", default=100_000_000)
+ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=9_999)
+if not 0 < ORDER_MAX_AMOUNT <= KAKAOPAY_MAX_INTEGER or not 0 < ORDER_MAX_QUANTITY <= KAKAOPAY_MAX_INTEGER:
+    raise ImproperlyConfigured("ORDER_MAX_AMOUNT and ORDER_MAX_QUANTITY must be within 1..2147483647 (KakaoPay's limit)")
