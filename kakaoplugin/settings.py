@@ -250,7 +250,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_plugin_key": {"()": "kakaoplugin.logging.RedactPluginKeyFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "kakaoplugin.logging.RedactingFormatter",  # message and tracebacks, see kakaoplugin.logging
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
