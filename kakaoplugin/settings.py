@@ -352,3 +352,10 @@ ORDER_MAX_AMOUNT = env.int("ORDER_MAX_AMOUNT", default=100_000_000)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=9_999)
 if not 0 < ORDER_MAX_AMOUNT <= KAKAOPAY_MAX_INTEGER or not 0 < ORDER_MAX_QUANTITY <= KAKAOPAY_MAX_INTEGER:
     raise ImproperlyConfigured("ORDER_MAX_AMOUNT and ORDER_MAX_QUANTITY must be within 1..2147483647 (KakaoPay's limit)")
+
+# --- outbound calls (issue 11, docs/security.md "Outbound calls"): webhook endpoints are https on
+# public hosts only. Development only: true lets http:// and local/private receivers through (tests,
+# a receiver on this machine); refused with DEBUG=false.
+WEBHOOK_ALLOW_LOCAL = env.bool("WEBHOOK_ALLOW_LOCAL", default=False)
+if WEBHOOK_ALLOW_LOCAL and not DEBUG:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_LOCAL is a development setting: not with DEBUG=false")
