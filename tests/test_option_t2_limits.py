@@ -176,3 +176,22 @@ def test_no_t2_body_gets_a_5xx(client, plugin_base, tree, payload):
     if answer["status"] == 200:
         sheet = OrderSheet.objects.get(pk=answer["data"])
         assert 0 <= sheet.total_amount <= 100_000_000
+
+
+# --- payment T1: the total with delivery is capped too -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_t1_refuses_a_total_over_the_limit_once_delivery_is_added(kakao_app, plugin_base, fake_kakao, settings):
+    from orders.models import Order, StoreRules
+    from tests.test_payment_kit import Buyer, make_product, make_sheet
+
+    StoreRules.objects.create(kakao_app=kakao_app, enforce_business_hours=False, shipping_base_fee=3000)
+    product, option = make_product(price=10000)
+    settings.ORDER_MAX_AMOUNT = 12000  # the sheet's 10,000 passes; with the 3,000 delivery it does not
+    buyer = Buyer(plugin_base, fake_kakao.url)
+    body = buyer.t1(make_sheet(kakao_app, product, option).pk)
+    assert body["status"] == 400 and "한도" in body["message"], body
+    assert not Order.objects.exists()
+    settings.ORDER_MAX_AMOUNT = 13000
+    assert buyer.t1(make_sheet(kakao_app, product, option).pk)["data"]["total_amount"] == 13000
