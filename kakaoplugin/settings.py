@@ -70,6 +70,7 @@ MIDDLEWARE = [
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
     "kakaoplugin.gate.PluginGateMiddleware",
     "kakaoplugin.limits.ApiBodyLimitMiddleware",  # /api/ bodies: DRF has no size cap of its own
+    "kakaoplugin.proxy_headers.UntrustedForwardedHeadersMiddleware",  # X-Forwarded-* only from our proxies
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and API-docs assets under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",

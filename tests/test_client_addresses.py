@@ -125,3 +125,17 @@ def test_compose_file_is_valid(tmp_path):
         env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_forwarded_proto_from_anyone_but_our_proxy_is_dropped(client, settings):
+    """Production: https is decided by X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER). A caller that
+    reaches the server directly cannot claim https (and skip the redirect, or get secure cookies)."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = []
+    settings.TRUSTED_PROXY_CIDRS = ["10.0.0.2/32"]
+    r = client.get("/admin/login/", REMOTE_ADDR="198.51.100.66", HTTP_X_FORWARDED_PROTO="https")
+    assert r.status_code == 301 and r["Location"].startswith("https://")
+    r = client.get("/admin/login/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_PROTO="https")
+    assert r.status_code == 200
