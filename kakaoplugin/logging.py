@@ -4,7 +4,8 @@
 ``LOGGING``, gunicorn's access and error logs through :mod:`kakaoplugin.gunicorn_logging`, the
 Celery worker's through ``kakaoplugin.celery``), the message and any traceback alike:
 
-- the path segment after ``/plugin/`` (the plugin key) → ``/plugin/<key>``;
+- the path segment after ``/plugin/`` (the plugin key) → ``/plugin/<key>`` (and after any other
+  prefix in :data:`SECRET_PATH_SEGMENTS`);
 - one-time and long-lived secrets in query strings, form bodies and JSON-ish text: ``pg_token``,
   Kakao Sync's ``code`` and ``state``, ``token`` (and any ``*_token``), ``rest_api_key``,
   ``client_secret``, ``password`` ... → ``name=<redacted>``;
@@ -30,7 +31,12 @@ SECRET_NAMES = (
     r"pg_token|code|state|token|[a-z_]*_token|rest_api_key|api_key|admin_key|secret_key|cid_secret"
     r"|client_secret|secret|password|passwd|sid|otp|signature|credential"
 )
-PLUGIN_KEY_IN_PATH = re.compile(r"/plugin/[^/\s?#\"'<>]+", re.IGNORECASE)
+# A path segment after one of these is a secret: ``/plugin/<key>/...``. A browser path that carries
+# its token in the path rather than the query adds its prefix here (e.g. ``"pay": "<token>"``).
+SECRET_PATH_SEGMENTS: dict[str, str] = {"plugin": "<key>"}
+SECRET_IN_PATH = re.compile(
+    r"/(" + "|".join(map(re.escape, SECRET_PATH_SEGMENTS)) + r")/[^/\s?#\"'<>]+", re.IGNORECASE
+)
 QUERY_SECRET = re.compile(r"(?i)([?&;]|^|(?<=[\s\"'(,{\[]))((?:" + SECRET_NAMES + r")=)[^&\s\"'#<>]+")
 JSON_SECRET = re.compile(r"(?i)([\"']?(?:" + SECRET_NAMES + r")[\"']?\s*:\s*[\"'])[^\"']*")
 AUTH_VALUE = re.compile(r"(?i)\b(Bearer|KakaoAK|SECRET_KEY|DEV_SECRET_KEY|Basic)\s+[A-Za-z0-9._~+/=\-]+")
@@ -41,7 +47,7 @@ ENCODED_CHUNK = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
 
 
 def _redact_plain(text: str) -> str:
-    text = PLUGIN_KEY_IN_PATH.sub("/plugin/<key>", text)
+    text = SECRET_IN_PATH.sub(lambda m: f"/{m.group(1)}/{SECRET_PATH_SEGMENTS[m.group(1).lower()]}", text)
     text = OTP_TOKEN.sub("/otp/<token>", text)
     text = AUTH_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = API_KEY.sub(lambda m: f"{m.group(1)}_{REDACTED}", text)
