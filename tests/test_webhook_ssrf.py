@@ -201,3 +201,80 @@ def test_development_setting_is_refused_in_production(monkeypatch):
         importlib.reload(project_settings)
     monkeypatch.undo()
     importlib.reload(project_settings)
+
+
+# --- pinning over TLS: connect to the checked address, verify and name the configured host -------
+
+
+def _self_signed(tmp_path, name: str):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_tls_call_goes_to_the_checked_address_with_the_hosts_name(tmp_path):
+    """``hooks.merchant.test`` resolves nowhere: the call can only reach the server because it is
+    made to the checked address, and TLS (certificate and SNI) and Host still name the host."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "hooks.merchant.test")
+    seen: dict = {}
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def remember_sni(sock, server_name, ctx):
+        seen.setdefault("sni", server_name)  # returning None: go on with the handshake
+
+    context.sni_callback = remember_sni
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            seen["host"] = self.headers["Host"]
+            seen["body"] = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(202)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    port = httpd.server_address[1]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        checked = outbound.CheckedUrl(
+            outbound.SafeUrl("https", "hooks.merchant.test", port, "/hooks", "a=1"), (ipaddress.ip_address("127.0.0.1"),)
+        )
+        answer = outbound.post_pinned(checked, body=b"{}", headers={}, timeout=5, max_bytes=1, ca_certs=cert)
+        assert answer.status == 202 and answer.head == b"o"  # read up to the cap only
+        assert seen == {"sni": "hooks.merchant.test", "host": f"hooks.merchant.test:{port}", "body": b"{}"}
+        # a certificate for another name is refused, even at the right address
+        other = outbound.CheckedUrl(outbound.SafeUrl("https", "evil.test", port, "/", ""), checked.addresses)
+        with pytest.raises(outbound.OutboundError):
+            outbound.post_pinned(other, body=b"{}", headers={}, timeout=5, max_bytes=10, ca_certs=cert)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

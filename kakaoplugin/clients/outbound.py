@@ -165,17 +165,19 @@ class Answer:
 
 
 def post_pinned(
-    checked: CheckedUrl, *, body: bytes, headers: dict[str, str], timeout: float, max_bytes: int
+    checked: CheckedUrl, *, body: bytes, headers: dict[str, str], timeout: float, max_bytes: int,
+    ca_certs: str | None = None,
 ) -> Answer:
     """POST to the checked address (TLS verified for the host name), read at most ``max_bytes``.
 
-    Tries each checked address in turn until one connects. Raises :class:`OutboundError`."""
+    Tries each checked address in turn until one connects. Raises :class:`OutboundError`.
+    ``ca_certs``: the CA bundle (default certifi's, as requests uses)."""
     safe = checked.url
     target = urllib.parse.urlunsplit(("", "", safe.path, safe.query, ""))
     deadline = time.monotonic() + timeout * 2
     last: Exception | None = None
     for address in checked.addresses:
-        pool = _pool(safe, str(address), timeout)
+        pool = _pool(safe, str(address), timeout, ca_certs or certifi.where())
         try:
             response = pool.urlopen(
                 "POST", target, body=body, headers={**headers, "Host": safe.netloc},
@@ -203,12 +205,12 @@ def post_pinned(
     raise OutboundError(f"could not connect to {safe.host}: {last.__class__.__name__}") from last
 
 
-def _pool(safe: SafeUrl, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
+def _pool(safe: SafeUrl, address: str, timeout: float, ca_certs: str) -> urllib3.HTTPConnectionPool:
     limits = Timeout(connect=timeout, read=timeout)
     if safe.scheme == "https":
         return urllib3.HTTPSConnectionPool(
             address, safe.effective_port, timeout=limits, retries=False, maxsize=1,
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+            cert_reqs="CERT_REQUIRED", ca_certs=ca_certs,
             server_hostname=safe.host, assert_hostname=safe.host,
         )  # fmt: skip
     return urllib3.HTTPConnectionPool(address, safe.effective_port, timeout=limits, retries=False, maxsize=1)
