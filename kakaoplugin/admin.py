@@ -207,7 +207,7 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ("number", "at", "status_code", "error", "duration_ms", "response_excerpt")
+    readonly_fields = ("number", "at", "status_code", "error", "duration_ms")
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -65,13 +65,42 @@ class KakaoContext:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The caller's address: the socket's, or the one our trusted proxies recorded."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "")
+    """The caller's address: the socket's, unless the socket is one of our reverse proxies
+    (``TRUSTED_PROXY_CIDRS``, default none). Then ``X-Forwarded-For`` is walked from the right,
+    skipping our proxies: the first address that is not one of them is the client (what is left of
+    it was written by the client and is not believed)."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    proxies = trusted_proxy_networks()
+    if not proxies or not ip_allowed(peer, proxies):
+        return peer
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed(forwarded):
+        if not hop or not _is_ip(hop):
+            return peer  # a hop we cannot read: nothing to its left can be trusted
+        if not ip_allowed(hop, proxies):
+            return hop
+    return peer
+
+
+_proxy_networks: tuple[str, tuple] = ("", ())
+
+
+def trusted_proxy_networks() -> tuple:
+    """``TRUSTED_PROXY_CIDRS`` parsed once (re-parsed when the setting changes)."""
+    global _proxy_networks
+    raw = settings.TRUSTED_PROXY_CIDRS
+    key = ",".join(raw) if isinstance(raw, list | tuple) else str(raw)
+    if _proxy_networks[0] != key:
+        _proxy_networks = (key, tuple(ipaddress.ip_network(c.strip()) for c in key.split(",") if c.strip()))
+    return _proxy_networks[1]
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def ip_allowed(address: str, networks) -> bool:

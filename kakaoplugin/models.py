@@ -6,9 +6,11 @@ import ipaddress
 import secrets
 from functools import cached_property
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from .clients.outbound import UrlRefused, check_public_url
 from .fields import EncryptedTextField
 
 
@@ -177,6 +179,18 @@ class MerchantApiKey(models.Model):
         return self.revoked_at is None
 
 
+def validate_webhook_url(url: str) -> None:
+    """https, and a host on the public internet (resolved now; checked again at every delivery):
+    see kakaoplugin.clients.outbound. ``WEBHOOK_ALLOW_LOCAL`` (development) lets http and local
+    receivers through."""
+    try:
+        check_public_url(url, allow_local=settings.WEBHOOK_ALLOW_LOCAL)
+    except UrlRefused as exc:
+        raise ValidationError(
+            {"url": f"웹훅 주소로 쓸 수 없습니다: {exc} (webhook URLs must be https on a public host)"}
+        ) from None
+
+
 class WebhookEndpoint(models.Model):
     """A URL of the merchant's systems that receives order events, signed with ``secret``."""
 
@@ -192,6 +206,11 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def clean(self) -> None:
+        super().clean()
+        if self.url:
+            validate_webhook_url(self.url)
 
 
 class WebhookEvent(models.Model):
@@ -244,7 +263,6 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    response_excerpt = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["delivery_id", "number"]

@@ -10,13 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import signing
+from .clients import outbound
 from .models import (
     Customer,
     InboundCall,
@@ -28,6 +28,7 @@ from .models import (
     WebhookEvent,
     WorkerHeartbeat,
     new_plugin_key,
+    validate_webhook_url,
 )
 from .outbox import send_after_commit
 from .selectors import forget_plugin_keys
@@ -121,9 +122,12 @@ def api_key_authenticate(*, plain: str) -> MerchantApiKey | None:
 
 WEBHOOK_RETRY_WINDOW = timedelta(days=1)
 WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_ANSWER_MAX_BYTES = 1024  # a receiver's answer is read this far (its status is what counts)
 
 
 def webhook_endpoint_create(*, kakao_app: KakaoApp, url: str, event_types: list[str] | None = None) -> WebhookEndpoint:
+    """Raises ValidationError for a URL we will not call (http, a private or unresolvable host)."""
+    validate_webhook_url(url)
     return WebhookEndpoint.objects.create(
         kakao_app=kakao_app, url=url, secret="whsec_" + secrets.token_urlsafe(32), event_types=event_types or []
     )
@@ -199,20 +203,24 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
         signing.EVENT_TYPE_HEADER: delivery.event.type,
     }
     started = time.monotonic()
-    status_code, error, excerpt = None, "", ""
+    status_code, error = None, ""
     try:
-        response = requests.post(
-            delivery.endpoint.url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False
+        # resolved and checked again now (DNS may have changed since the endpoint was saved), then
+        # sent to the checked address only; no redirects; the answer's first KB at most
+        checked = outbound.check_public_url(delivery.endpoint.url, allow_local=settings.WEBHOOK_ALLOW_LOCAL)
+        answer = outbound.post_pinned(
+            checked, body=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, max_bytes=WEBHOOK_ANSWER_MAX_BYTES
         )
-        status_code, excerpt = response.status_code, response.text[:500]
-        if not 200 <= response.status_code < 300:
-            error = f"HTTP {response.status_code}"
-    except requests.RequestException as exc:
-        error = f"{exc.__class__.__name__}: {exc}"[:1000]
+        status_code = answer.status
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except outbound.UrlRefused as exc:
+        error = f"refused: {exc}"[:1000]
+    except outbound.OutboundError as exc:
+        error = str(exc)[:1000]
     duration = int((time.monotonic() - started) * 1000)
     WebhookAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, status_code=status_code, error=error,
-        duration_ms=duration, response_excerpt=excerpt,
+        delivery=delivery, number=delivery.attempts, status_code=status_code, error=error, duration_ms=duration,
     )  # fmt: skip
     delivery.last_status_code, delivery.last_error = status_code, error
     if not error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -74,6 +75,8 @@ MIDDLEWARE = [
     "kakaoplugin.health.OperatorEndpointsMiddleware",
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
     "kakaoplugin.gate.PluginGateMiddleware",
+    "kakaoplugin.limits.ApiBodyLimitMiddleware",  # /api/ bodies: DRF has no size cap of its own
+    "kakaoplugin.proxy_headers.UntrustedForwardedHeadersMiddleware",  # X-Forwarded-* only from our proxies
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and API-docs assets under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -201,8 +204,15 @@ KAKAO_HTTP_TIMEOUT = env.float("KAKAO_HTTP_TIMEOUT", default=10.0)
 
 # The plugin gate (CONTRACTS section 8).
 PLUGIN_MAX_BODY_BYTES = env.int("PLUGIN_MAX_BODY_BYTES", default=64 * 1024)
-# How many reverse proxies in front of us append to X-Forwarded-For (0: use the socket address).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# Our reverse proxies (comma-separated addresses/CIDRs): X-Forwarded-For is believed only when the
+# socket peer is one of them, walked from the right past them (default none: the socket address).
+# The same list is gunicorn's forwarded_allow_ips (gunicorn.conf.py).
+TRUSTED_PROXY_CIDRS = env.list("TRUSTED_PROXY_CIDRS", default=[])
+for _cidr in TRUSTED_PROXY_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr.strip())
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_CIDRS: {_cidr!r} is not an address or network") from _exc
 # How long a process keeps a looked-up Kakao app (seconds): key rotation takes effect within it.
 PLUGIN_APP_CACHE_SECONDS = env.float("PLUGIN_APP_CACHE_SECONDS", default=5.0)
 
@@ -362,3 +372,23 @@ OUTBOX_DISPATCH_EVERY_SECONDS = env.float("OUTBOX_DISPATCH_EVERY_SECONDS", defau
 OUTBOX_PAUSE_SECONDS = env.float("OUTBOX_PAUSE_SECONDS", default=5.0)
 # Retry-After (seconds) of the 503 envelope a plugin path answers when the database is unreachable.
 PLUGIN_RETRY_AFTER_SECONDS = env.int("PLUGIN_RETRY_AFTER_SECONDS", default=2)
+
+# --- limits (issue 11): merchant API bodies (/api/) over this are refused with a 413 envelope
+# before anything parses them (DRF has no cap of its own; plugin bodies: PLUGIN_MAX_BODY_BYTES).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+
+# Orders (issue 11, docs/security.md "Input limits"): KakaoPay's amounts and quantities are 32-bit
+# integers (at most 2,147,483,647). A selection (option T2, merchant API) or payment T1 above these is
+# refused with a 400 envelope.
+KAKAOPAY_MAX_INTEGER = 2_147_483_647
+ORDER_MAX_AMOUNT = env.int("ORDER_MAX_AMOUNT", default=100_000_000)
+ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=9_999)
+if not 0 < ORDER_MAX_AMOUNT <= KAKAOPAY_MAX_INTEGER or not 0 < ORDER_MAX_QUANTITY <= KAKAOPAY_MAX_INTEGER:
+    raise ImproperlyConfigured("ORDER_MAX_AMOUNT and ORDER_MAX_QUANTITY must be within 1..2147483647 (KakaoPay's limit)")
+
+# --- outbound calls (issue 11, docs/security.md "Outbound calls"): webhook endpoints are https on
+# public hosts only. Development only: true lets http:// and local/private receivers through (tests,
+# a receiver on this machine); refused with DEBUG=false.
+WEBHOOK_ALLOW_LOCAL = env.bool("WEBHOOK_ALLOW_LOCAL", default=False)
+if WEBHOOK_ALLOW_LOCAL and not DEBUG:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_LOCAL is a development setting: not with DEBUG=false")

@@ -299,6 +299,8 @@ def order_create_for_sheet(
         fee, goods = 0, subscription_signup_amount(plan=plan, quantity=sheet.quantity)
         total = goods
         tax_free = total if tax_free_goods else 0
+    if not 0 <= total <= settings.ORDER_MAX_AMOUNT:  # the goods were capped at T2; the delivery fee was not
+        raise PluginError(400, f"주문 금액이 한도 {settings.ORDER_MAX_AMOUNT:,}원을 넘습니다 (order total over the limit)")
     order = Order.objects.create(
         sheet=sheet,
         kakao_app=kakao_app,

@@ -142,6 +142,7 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
         "PYTHONUNBUFFERED": "1",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
         "LOG_JSON": "true",  # structured lines: tests read the worker's context from its log
+        "WEBHOOK_ALLOW_LOCAL": "true",  # the tests' webhook receivers are on 127.0.0.1 (http)
     }
     proc = subprocess.Popen(
         [
@@ -181,3 +182,10 @@ def wait_until(predicate, *, timeout: float = 15.0, interval: float = 0.05, mess
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def _local_webhook_receivers(settings):
+    """The tests' webhook receivers listen on 127.0.0.1 over http: the development setting lets
+    them through (tests of the refusal turn it off)."""
+    settings.WEBHOOK_ALLOW_LOCAL = True

@@ -131,7 +131,7 @@ def test_cidr_allow_list(client, kakao_app, plugin_base):
 
 @pytest.mark.django_db
 def test_cidr_uses_trusted_proxy_hop(client, kakao_app, plugin_base, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_CIDRS = ["127.0.0.1/32"]  # the test client's socket is our proxy
     kakao_app.allowed_networks = "203.0.113.0/24"
     kakao_app.save()
     ok = client.post(
