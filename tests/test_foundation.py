@@ -24,7 +24,8 @@ def test_healthz(client):
 def test_readyz_checks_database_and_broker(client):
     r = client.get("/readyz")
     assert r.status_code == 200, r.content
-    assert r.json()["status"] == "ok"
+    checks = r.json()["checks"]  # the worker's heartbeat: tests/test_readiness.py
+    assert checks["database"]["ok"] and checks["broker"]["ok"] and checks["cache"]["ok"]
 
 
 
