@@ -23,6 +23,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("merchant.urls")),
     path("plugin/<str:plugin_key>/", include(plugin_patterns)),
+    # The buyer's browser (no plugin key, no allowlist; a token per order or per state): see
+    # kakaoplugin.plugin_paths.BROWSER_PATHS and docs/security.md.
+    path("pay/", include("orders.browser_urls")),
+    path("sync/", include("callbacks.browser_urls")),
 ]
 
 if settings.DEBUG:
