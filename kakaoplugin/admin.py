@@ -130,7 +130,7 @@ class KakaoAppAdmin(admin.ModelAdmin):
             kakao_app_rotate_plugin_key(kakao_app=app)
         self.message_user(
             request,
-            f"Rotated {queryset.count()} plugin key(s). Register the new plugin URLs with Kakao (Kakao Sync's redirect URI stays).",
+            f"Rotated {queryset.count()} plugin key(s). Register the new URLs with Kakao.",
             messages.WARNING,
         )
 

@@ -101,7 +101,7 @@ class PayLinkApi(PluginAPIView):
         if order is None:
             raise PluginError(404, _BAD_LINK, http_status=404)
         if not pay_links.link_still_valid(order=order, action=self.action, pg_token=pg_token):
-            raise PluginError(410, _EXPIRED_LINK, http_status=410)
+            raise PluginError(410, order.failure_message or _EXPIRED_LINK, http_status=410)
         return order
 
 
