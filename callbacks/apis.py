@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kakaoplugin import envelope
+from kakaoplugin import browser_tokens, envelope
 from kakaoplugin.gate import client_ip
 from kakaoplugin.plugin_paths import kakaosync_redirect_url
 
@@ -78,7 +78,7 @@ def kakaosync_redirect(request: HttpRequest, ref: str) -> HttpResponse:
         services.kakaosync_signup(
             kakao_app=app,
             code=code,
-            state=request.GET.get("state", ""),
+            state=browser_tokens.state_reference(request.GET.get("state", "")),  # not the credential itself
             continue_url=continue_url,
             redirect_uri=kakaosync_redirect_url(base, app.pk),
             source_ip=client_ip(request),

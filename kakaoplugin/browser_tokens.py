@@ -35,6 +35,12 @@ def state_issue(*, purpose: str, app_id: int) -> str:
     return signer.sign_object({"a": app_id, "n": secrets.token_urlsafe(9)}, compress=False)
 
 
+def state_reference(state: str) -> str:
+    """What may be kept of a state (for staff to correlate visits): its payload without the
+    timestamp and signature, so no longer a credential."""
+    return state.split(":", 1)[0]
+
+
 def state_check(state: str, *, purpose: str, app_id: int, max_age: float) -> str | None:
     """None when ``state`` is ours, for this purpose and app, and not older than ``max_age``;
     otherwise why not (in English, for staff)."""

@@ -160,6 +160,11 @@ def test_links_are_valid_only_while_they_make_sense(kakao_app, buyer, phone, eag
     assert buyer.t4()["data"] == {"order_status": "S"}
     # the same approval again (the relay retries, the buyer reloads): the same answer
     assert buyer.t3(browser=phone) == {"status": 200}
+    approval = browser_path(buyer.t1_data["approval_url"])
+    replay = {"partner_order_id": buyer.partner_order_id, "partner_user_id": buyer.t1_data["partner_user_id"], "pg_token": buyer.pg_token}
+    form = urllib.parse.urlencode(replay)
+    r = phone.post(approval, form, content_type="application/x-www-form-urlencoded")  # a relay may POST a form
+    assert r.json() == {"status": 200}
     # another pg_token on a paid order, or the buyer's cancel after payment: the link has expired
     r = phone.get(browser_path(buyer.t1_data["approval_url"], pg_token="another-token"))
     assert r.status_code == 410 and r.json()["status"] == 410
