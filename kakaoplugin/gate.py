@@ -57,7 +57,6 @@ def register_fast_path(endpoint: str, view: Callable[..., HttpResponse]) -> None
     FAST_PATHS[endpoint] = view
 
 
-
 @dataclass(frozen=True)
 class BrowserArea:
     resolve: Callable[[str], object | None]  # the path's reference → its active Kakao app, or None

@@ -112,8 +112,8 @@ class KakaoPayApprovalApi(PayLinkApi):
 
     def get(self, request, ref: str, token: str):
         params = _params(request)
+        order = self.order(ref, token, str(params.get("pg_token") or ""))  # the link first, then the query
         pg_token = require(params, "pg_token")
-        order = self.order(ref, token, pg_token)
         return _answer(
             services.order_t3(
                 kakao_app=self.kakao_app,
