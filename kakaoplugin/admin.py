@@ -16,7 +16,7 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .plugin_paths import LABELS, plugin_urls
+from .plugin_paths import LABELS, payment_redirect_patterns, plugin_urls
 from .services import (
     SECRET_FIELDS,
     api_key_create,
@@ -117,7 +117,9 @@ class KakaoAppAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         base = getattr(settings, "PUBLIC_BASE_URL", "") or "https://<your host>"
-        urls = plugin_urls(base, obj.plugin_key)
+        # Kakao Sync's redirect URI (fixed per app, no plugin key) and the shape of the per-order
+        # payment redirects a browser follows (sent in T1): docs/security.md.
+        urls = plugin_urls(base, obj.plugin_key, app_id=obj.pk) | payment_redirect_patterns(base)
         return format_html(
             "<table>{}</table>",
             format_html_join("", "<tr><td>{}</td><td><code>{}</code></td></tr>", ((LABELS[k], v) for k, v in urls.items())),

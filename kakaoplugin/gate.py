@@ -11,6 +11,12 @@
 
 What it learned is on the request for every view: ``request.kakao_app`` and ``request.kakao``
 (:class:`KakaoContext`: app user id and relay id).
+
+The buyer's browser reaches a few endpoints too (KakaoPay's redirects under ``/pay/``, Kakao
+Sync's redirect URI under ``/sync/``): the gate treats them the same way (stored as inbound calls,
+body cap, NUL check, envelopes) but with no plugin key and no allowlist: the path's reference names
+the Kakao app (an app registers a resolver, :func:`register_browser_area`) and the view checks
+the request's own token.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from .services import inbound_call_finish, inbound_call_start
 logger = logging.getLogger(__name__)
 
 PLUGIN_PATH = re.compile(r"^/plugin/(?P<key>[^/]+)(?:/|$)")
+BROWSER_PATH = re.compile(r"^/(?P<area>[a-z]+)/(?P<ref>[^/]+)/(?P<action>[^/]+)")
 
 ENDPOINTS = {path: name for name, path in PATHS.items()}
 # Not stored: the two hot reads (Kakao polls T4 every 0.5 s per buyer); they change nothing.
@@ -53,6 +60,29 @@ def register_fast_path(endpoint: str, view: Callable[..., HttpResponse]) -> None
     if endpoint not in UNLOGGED_ENDPOINTS:
         raise ValueError(f"{endpoint} is not a hot read: it must be stored as an inbound call")
     FAST_PATHS[endpoint] = view
+
+
+@dataclass(frozen=True)
+class BrowserArea:
+    resolve: Callable[[str], object | None]  # the path's reference → its active Kakao app, or None
+    actions: dict[str, str]  # action segment → endpoint name (stored with the call)
+    pages: bool  # answers are pages for a person (Kakao Sync), not envelopes
+
+
+BROWSER_AREAS: dict[str, BrowserArea] = {}
+
+
+def register_browser_area(area: str, *, resolve: Callable[[str], object | None], actions: dict[str, str],
+                          pages: bool = False) -> None:  # fmt: skip
+    """Let the gate admit ``/<area>/<ref>/<action>...`` from browsers (registered in AppConfig.ready())."""
+    BROWSER_AREAS[area] = BrowserArea(resolve=resolve, actions=actions, pages=pages)
+
+
+def browser_area(path: str) -> tuple[BrowserArea, re.Match] | None:
+    match = BROWSER_PATH.match(path)
+    area = BROWSER_AREAS.get(match["area"]) if match else None
+    return (area, match) if area is not None else None
+
 
 APP_USER_HEADER = "HTTP_X_KAKAO_APPUSERID"
 RELAY_HEADER = "HTTP_X_KAKAO_PLUGIN_RELAY_ID"
@@ -131,7 +161,10 @@ class PluginGateMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         match = PLUGIN_PATH.match(request.path_info)
         if match is None:
-            return self.get_response(request)
+            browser = browser_area(request.path_info)
+            if browser is None:
+                return self.get_response(request)
+            return self._browser(request, *browser)
         try:
             return self._answer_reconnecting(request, match)
         except Exception as exc:  # the gate's own work failed (the app lookup, the database down)
@@ -183,6 +216,34 @@ class PluginGateMiddleware:
             if not response.get("Content-Type", "").startswith("application/json") and not getattr(
                 response, "keep_as_page", False
             ):
+                response = self._as_envelope(response)
+        if call is not None:
+            self._complete(call, response, started)
+        return response
+
+    def _browser(self, request: HttpRequest, area: BrowserArea, match: re.Match) -> HttpResponse:
+        """A browser endpoint: the app from the path's reference, no allowlist (a buyer's phone is
+        anywhere), the view checks the token. Stored like a plugin call."""
+        ref = match["ref"]
+        try:  # (a NUL cannot be in any reference, and PostgreSQL refuses to compare one)
+            app = area.resolve(ref) if len(ref) <= 100 and "\x00" not in ref else None
+        except DB_FAULTS as exc:  # the database is down: say so as the plugin paths do
+            logger.warning("could not resolve a %s reference (%s)", match["area"], exc.__class__.__name__)
+            return unavailable()
+        except Exception:
+            logger.exception("could not resolve a %s reference", match["area"])
+            return envelope.fail(500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.", http_status=500)
+        if app is None:
+            return envelope.fail(404, "찾을 수 없는 주소입니다 (unknown or expired link)", http_status=404)
+        started = time.monotonic()
+        context = kakao_context(request)
+        call = self._store(request, app, area.actions.get(match["action"], "unknown"), context)
+        response = self._body_too_large(request) or self._has_nul(request)
+        if response is None:
+            request.kakao_app = app
+            request.kakao = context
+            response = self.get_response(request)
+            if not area.pages and not response.get("Content-Type", "").startswith("application/json"):
                 response = self._as_envelope(response)
         if call is not None:
             self._complete(call, response, started)
@@ -257,7 +318,9 @@ class PluginGateMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if PLUGIN_PATH.match(request.path_info) is None:
-            return None
+            browser = browser_area(request.path_info)
+            if browser is None or browser[0].pages:
+                return None
         if isinstance(exception, envelope.PluginError):
             return envelope.from_error(exception)
         if isinstance(exception, DB_FAULTS):  # nothing committed: Kakao may call again

@@ -11,6 +11,7 @@ Celery worker's through ``kakaoplugin.celery``), the message and any traceback a
   ``client_secret``, ``password`` ... → ``name=<redacted>``;
 - ``Authorization`` values (``Bearer``, ``KakaoAK``, ``SECRET_KEY``, ``DEV_SECRET_KEY``, ``Basic``)
   and merchant API keys (``kp_<prefix>_<secret>``, the prefix kept to tell keys apart);
+- the buyer's browser token of ``/pay/<order>/<action>/<token>``;
 - OTP URL tokens (``/otp/<token>/``) and Korean mobile numbers (``010-1234-5678``, ``+82 10 ...``).
 
 A percent-encoded form (``/%70lugin/<key>``, ``pg%5Ftoken=``) is decoded before matching, so it
@@ -42,6 +43,8 @@ JSON_SECRET = re.compile(r"(?i)([\"']?(?:" + SECRET_NAMES + r")[\"']?\s*:\s*[\"'
 AUTH_VALUE = re.compile(r"(?i)\b(Bearer|KakaoAK|SECRET_KEY|DEV_SECRET_KEY|Basic)\s+[A-Za-z0-9._~+/=\-]+")
 API_KEY = re.compile(r"\b(kp_[0-9a-f]{6,})_[A-Za-z0-9_\-]+")
 OTP_TOKEN = re.compile(r"/otp/[^/\s?#\"']+")
+# /pay/<partner_order_id>/<action>/<token>: the token authorises the buyer's browser (orders.pay_links)
+PAY_TOKEN = re.compile(r"(/pay/[^/\s?#\"']+/[^/\s?#\"']+/)[^/\s?&#\"'<>]+", re.IGNORECASE)
 MOBILE = re.compile(r"(?<![0-9])(?:\+82[\s-]?0?1[016789]|01[016789])[\s-]?[0-9]{3,4}[\s-]?[0-9]{4}(?![0-9])")
 ENCODED_CHUNK = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
 
@@ -49,6 +52,7 @@ ENCODED_CHUNK = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
 def _redact_plain(text: str) -> str:
     text = SECRET_IN_PATH.sub(lambda m: f"/{m.group(1)}/{SECRET_PATH_SEGMENTS[m.group(1).lower()]}", text)
     text = OTP_TOKEN.sub("/otp/<token>", text)
+    text = PAY_TOKEN.sub(r"\1<token>", text)
     text = AUTH_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = API_KEY.sub(lambda m: f"{m.group(1)}_{REDACTED}", text)
     text = QUERY_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)

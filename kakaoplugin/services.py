@@ -258,8 +258,8 @@ def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:
 
 INBOUND_HEADERS = ("HTTP_X_KAKAO_APPUSERID", "HTTP_X_KAKAO_PLUGIN_RELAY_ID", "CONTENT_TYPE", "CONTENT_LENGTH",
                    "HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "HTTP_X_REQUEST_ID")  # fmt: skip
-# Query parameters that are credentials for a moment (Kakao Sync's authorization code).
-INBOUND_MASKED_PARAMS = frozenset({"code", "rest_api_key", "access_token", "pg_token"})
+# Query parameters that are credentials for a moment (Kakao Sync's authorization code and state).
+INBOUND_MASKED_PARAMS = frozenset({"code", "rest_api_key", "access_token", "pg_token", "state"})
 
 
 def _text(raw: bytes) -> str:

@@ -298,6 +298,9 @@ SECURE_IMAGE_SIZES = env.list("SECURE_IMAGE_SIZES", default=["original"])
 SECURE_IMAGE_MAX_BYTES = env.int("SECURE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 # Kakao Sync: the `continue` URL is followed only to these hosts (https).
 KAKAO_CONTINUE_HOSTS = env.list("KAKAO_CONTINUE_HOSTS", default=["kakao.com", "*.kakao.com"])
+# Kakao Sync: how long a `state` we issued (merchant API /api/v1/kakaosync/launch-link) opens the
+# redirect URI (docs/security.md, "Browser-facing endpoints").
+KAKAOSYNC_STATE_MAX_AGE_SECONDS = env.int("KAKAOSYNC_STATE_MAX_AGE_SECONDS", default=24 * 3600)
 
 # --- payments (orders app) --------------------------------------------------------------------
 # How long T2 holds stock for a buyer who has not finished paying (KakaoPay's tid lives 15 min).

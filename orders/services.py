@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,10 +20,10 @@ from kakaoplugin.envelope import PluginError
 from kakaoplugin.fields import mask
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.outbox import outbox_add
-from kakaoplugin.plugin_paths import plugin_url
 from kakaoplugin.selectors import customer_is_blocked
 
 from .models import Order, OrderLine, OrderSheet, OrderSheetLine, PaymentEvent, StoreRules
+from .pay_links import pay_url
 from .rules import shipping_fee, store_is_open, store_rules, vat_of
 from .webhooks import ORDER_FAILED, order_webhook_emit
 
@@ -359,13 +359,13 @@ def order_create_for_sheet(
 def ordersheet_payload(*, order: Order, base_url: str) -> dict[str, Any]:
     """T1's data (CONTRACTS section 6), numbers as JSON numbers."""
     app = order.kakao_app
-    key = app.plugin_key
-    approval = plugin_url(base_url, key, "kakaopay_approval")
+    # The buyer's browser follows these (KakaoPay's redirects): per-order links with the order's
+    # token for each action, never the plugin key (orders.pay_links).
+    approval = pay_url(order=order, action="approval", base_url=base_url)
     if app.wrap_approval_url:
-        # Kakao's relay, encoded once (CONTRACTS section 6, Decision). The URL is fixed: the relay
-        # adds partner_order_id, partner_user_id and pg_token when it calls it.
+        # Kakao's relay, encoded once (CONTRACTS section 6, Decision). The relay adds
+        # partner_order_id, partner_user_id and pg_token when it calls it.
         approval = settings.KAKAO_APPROVAL_RELAY_TEMPLATE.format(url=quote(approval, safe=""))
-    ref = urlencode({"partner_order_id": order.partner_order_id})
     data: dict[str, Any] = {
         "rest_api_key": app.rest_api_key,
         "cid": order.kakaopay_cid,
@@ -378,8 +378,8 @@ def ordersheet_payload(*, order: Order, base_url: str) -> dict[str, Any]:
         "tax_free_amount": order.tax_free_amount,
         "vat_amount": order.vat_amount,
         "approval_url": approval,
-        "cancel_url": plugin_url(base_url, key, "kakaopay_cancel") + "?" + ref,
-        "fail_url": plugin_url(base_url, key, "kakaopay_fail") + "?" + ref,
+        "cancel_url": pay_url(order=order, action="cancel", base_url=base_url),
+        "fail_url": pay_url(order=order, action="fail", base_url=base_url),
         "use_shipping": order.use_shipping,
     }
     if app.cid_secret:

@@ -264,7 +264,12 @@ def test_plugin_urls_command_json(kakao_app):
     assert scenarios["9.2.1"] == {"options": base + "options", "option": base + "option"}
     assert scenarios["9.2.3"]["order_approve"] == base + "order/approve"
     assert set(scenarios["9.2.4"]) == {"kakaosync_redirect", "options", "option", "ordersheet", "order_approve", "order_status"}
-    assert data[0]["payment_redirects"]["kakaopay_approval"] == base + "kakaopay/approval"
+    # Kakao Sync's redirect URI: fixed per app, without the plugin key; payment redirects are per order
+    assert scenarios["9.2.2"]["kakaosync_redirect"] == f"https://shop.example.com/sync/{kakao_app.pk}/redirect"
+    assert data[0]["payment_redirects"]["kakaopay_approval"] == (
+        "https://shop.example.com/pay/<partner_order_id>/approval/<order token>"
+    )
+    assert kakao_app.plugin_key not in json.dumps(data[0]["payment_redirects"]) + scenarios["9.2.2"]["kakaosync_redirect"]
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):

@@ -22,7 +22,7 @@ from django.db import connection
 from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
 from catalog.models import Option, Product, StockHold
 from catalog.services import option_tree_import
-from kakaoplugin.models import Customer, MerchantApiKey
+from kakaoplugin.models import Customer, InboundCall, MerchantApiKey
 from kakaoplugin.services import api_key_create, api_key_revoke
 from merchant.models import ChatbotSkills
 from orders.models import Order, OrderSheet
@@ -109,6 +109,16 @@ def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kak
     assert re.search(r"→ payment T4 #1: GET /plugin/<key>/order/status\?order_id=po_", output)
     assert '"order_status":"W"' in output and '"order_status":"S"' in output
     assert shop.plugin_key not in output
+    # the buyer's browser reaches our server without the plugin key (issue 11): KakaoPay's approval
+    # redirect at the order's /pay/ link, Kakao Sync at the app's fixed /sync/ redirect URI with the
+    # state the chatbot got from the merchant API; their one-time secrets are not printed either
+    assert re.search(r"→ payment T3 \(approval redirect\): GET /pay/po_[\w-]+/approval/<token>\?", output), output
+    assert f"→ Kakao Sync redirect URI: GET /sync/{shop.pk}/redirect?code=***&state=***&continue=" in output
+    assert "merchant API: Kakao Sync launch (Bearer <api key>): POST /api/v1/kakaosync/launch-link" in output
+    for order in Order.objects.filter(kakao_app=shop).exclude(pg_token=""):
+        assert order.pg_token not in output
+    assert "pg_token=***" in output
+    assert set(InboundCall.objects.filter(endpoint="kakaopay_approval").values_list("http_status", flat=True)) == {200}
 
     # 9.2.3: the merchant's chatbot makes the sheet through the merchant API (not option T2) with a
     # key made for this run, and the payment plugin is launched with the link's oneclick_id
@@ -402,7 +412,7 @@ def test_kakaos_approval_relay_is_followed_to_our_t3():
 
     from simulator.flows import _unwrap_relay
 
-    ours = "https://shop.example.com/plugin/k/kakaopay/approval?order=abc"
+    ours = "https://shop.example.com/pay/po_1/approval/tok"
     relayed = f"https://talk-plugin.kakao.com/kakaopay/callback?approval_url={quote(ours, safe='')}&partner_order_id=po_1&pg_token=t"
-    assert _unwrap_relay(relayed) == ours + "&partner_order_id=po_1&pg_token=t"
+    assert _unwrap_relay(relayed) == ours + "?partner_order_id=po_1&pg_token=t"
     assert _unwrap_relay(ours) == ours
