@@ -164,20 +164,30 @@ class PluginGateMiddleware:
             browser = browser_area(request.path_info)
             if browser is None:
                 return self.get_response(request)
-            return self._browser(request, *browser)
-        try:
-            return self._answer_reconnecting(request, match)
-        except Exception as exc:  # the gate's own work failed (the app lookup, the database down)
-            return self.process_exception(request, exc)
 
-    def _answer_reconnecting(self, request: HttpRequest, match: re.Match) -> HttpResponse:
+            def answer() -> HttpResponse:
+                return self._browser(request, *browser)
+        else:
+
+            def answer() -> HttpResponse:
+                return self._answer(request, match)
+
+        try:
+            return self._reconnecting(request, answer)
+        except Exception as exc:  # the gate's own work failed (the app lookup, the database down)
+            response = self.process_exception(request, exc)
+            if response is None:  # a browser page area: Django's own error page
+                raise
+            return response
+
+    def _reconnecting(self, request: HttpRequest, answer: Callable[[], HttpResponse]) -> HttpResponse:
         """Answer; when the request's first statement failed on a connection kept from an earlier
         request (the database dropped it), close it and answer once more (see kakaoplugin.dbfaults)."""
         reused = connection.connection is not None
         count = StatementCount()
         try:
             with connection.execute_wrapper(count):
-                response = self._answer(request, match)
+                response = answer()
         except DB_FAULTS:
             if not reused or count.succeeded:
                 raise
@@ -187,7 +197,7 @@ class PluginGateMiddleware:
         logger.warning("plugin call on a dropped database connection: reconnecting once")
         connection.close()
         request.plugin_db_fault = False
-        return self._answer(request, match)
+        return answer()
 
     def _answer(self, request: HttpRequest, match: re.Match) -> HttpResponse:
         app = kakao_app_for_plugin_key(match["key"])
@@ -227,9 +237,8 @@ class PluginGateMiddleware:
         ref = match["ref"]
         try:  # (a NUL cannot be in any reference, and PostgreSQL refuses to compare one)
             app = area.resolve(ref) if len(ref) <= 100 and "\x00" not in ref else None
-        except DB_FAULTS as exc:  # the database is down: say so as the plugin paths do
-            logger.warning("could not resolve a %s reference (%s)", match["area"], exc.__class__.__name__)
-            return unavailable()
+        except DB_FAULTS:  # reconnect once, or a 503 envelope, as on the plugin paths
+            raise
         except Exception:
             logger.exception("could not resolve a %s reference", match["area"])
             return envelope.fail(500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.", http_status=500)

@@ -15,13 +15,15 @@ from tests.test_payment_kit import make_product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# (method, path below the plugin base, query or body, the envelope status a healthy database gives)
+# (method, path below the plugin base or from the root, query or body, the envelope status a
+# healthy database gives, its HTTP status)
 CALLS = {
-    "T4": ("get", "order/status", {"order_id": "po_unknown"}, 300),
-    "payment T1": ("get", "ordersheet", {"ordersheet_id": "unknown"}, 300),
-    "T2": ("post", "order/approve", {"partner_order_id": "po_unknown", "tid": "T-1"}, 300),
-    "T3": ("get", "kakaopay/approval", {"partner_order_id": "po_unknown", "pg_token": "pg"}, 300),
-    "option T1": ("get", "options", {"id": "P-1"}, 200),
+    "T4": ("get", "order/status", {"order_id": "po_unknown"}, 300, 200),
+    "payment T1": ("get", "ordersheet", {"ordersheet_id": "unknown"}, 300, 200),
+    "T2": ("post", "order/approve", {"partner_order_id": "po_unknown", "tid": "T-1"}, 300, 200),
+    # the buyer's browser (KakaoPay's approval redirect): an order that is not there
+    "T3": ("get", "/pay/po_unknown/approval/not-a-token", {"pg_token": "pg"}, 404, 404),
+    "option T1": ("get", "options", {"id": "P-1"}, 200, 200),
 }
 
 
@@ -34,11 +36,12 @@ def _postgresql(transactional_db):
 
 
 def call(client: Client, plugin_base: str, name: str):
-    method, path, data, _ = CALLS[name]
+    method, path, data, _, _ = CALLS[name]
     headers = {"HTTP_X_KAKAO_APPUSERID": "user-1"}
+    url = path if path.startswith("/") else plugin_base + path
     if method == "post":
-        return client.post(plugin_base + path, data, content_type="application/json", **headers)
-    return client.get(plugin_base + path, data, **headers)
+        return client.post(url, data, content_type="application/json", **headers)
+    return client.get(url, data, **headers)
 
 
 def drop_our_connection() -> None:
@@ -58,7 +61,7 @@ def drop_our_connection() -> None:
 
 def assert_answered(response, name: str) -> None:
     assert response["Content-Type"].startswith("application/json"), response.content[:200]
-    assert response.status_code == 200, response.content
+    assert response.status_code == CALLS[name][4], response.content
     assert response.json()["status"] == CALLS[name][3]
 
 

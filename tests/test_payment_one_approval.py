@@ -16,7 +16,7 @@ from catalog.models import Option
 from kakaoplugin.models import WebhookEvent
 from orders.models import Order, PaymentEvent
 from tests.conftest import wait_until
-from tests.test_payment_kit import Buyer, make_product, make_sheet
+from tests.test_payment_kit import Buyer, browser_path, make_product, make_sheet
 
 worker = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -277,10 +277,9 @@ def test_t3_needs_the_orders_partner_user_id(kakao_app, plugin_base, fake_kakao)
     b.t1(make_sheet(kakao_app, product, option).pk)
     b.ready()
     b.authorize()
-    url = plugin_base + "kakaopay/approval"
     base = {"partner_order_id": b.partner_order_id, "pg_token": b.pg_token}
     for query in (base, base | {"partner_user_id": "user-2"}, base | {"partner_user_id": ""}):
-        r = b.client.get(url, query)
+        r = b.client.get(browser_path(b.t1_data["approval_url"], **query))
         assert r.status_code < 500 and r.json() == {"status": 400, "message": "주문자 정보가 일치하지 않습니다."}
     order = Order.objects.get(partner_order_id=b.partner_order_id)
     assert order.pg_token == "" and order.status == Order.Status.PENDING
