@@ -352,3 +352,8 @@ HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
 
 # Product pictures (chatbot commerce cards): uploads larger than this are refused.
 PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=2 * 1024 * 1024)
+
+# Merchant API idempotency keys (merchant.idempotency): answers kept this long per API key; a
+# duplicate arriving while the first runs waits this long for it, then gets 409.
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)

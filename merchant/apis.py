@@ -19,6 +19,7 @@ from kakaoplugin.authentication import HasScope, MerchantKeyAuthentication
 from kakaoplugin.models import MerchantApiKey
 
 from . import selectors, services
+from .idempotency import idempotent
 from .serializers import (
     ErrorSerializer,
     MemberSerializer,
@@ -73,6 +74,7 @@ class OrderSheetCreateApi(MerchantView):
         request=OrderSheetCreateSerializer,
         responses={201: OrderSheetCreatedSerializer, **_errors(400, 409, 422)},
     )
+    @idempotent
     def post(self, request):
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)
