@@ -259,3 +259,30 @@ def test_export_command_and_get_agree(api, tmp_path):
     exported = json.loads(out.read_text())
     body = api("GET", f"products/{PID}").json()
     assert {k: body[k] for k in exported} == exported
+
+
+def test_schemathesis_finds_no_server_error_on_the_catalog_api(api, kakao_app):
+    """Fuzz every catalog operation of the OpenAPI schema (bounded examples) with a catalog key."""
+    import schemathesis
+    from drf_spectacular.generators import SchemaGenerator
+    from schemathesis.checks import not_a_server_error
+
+    from kakaoplugin.wsgi import application
+    from tests.schema_fuzz import fuzz, keep_test_connection
+
+    api("PUT", f"products/{PID}", product_body())
+    raw = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True)))
+    raw["paths"] = {p: item for p, item in raw["paths"].items() if p == "/api/v1/stock" or p.startswith("/api/v1/products")}
+    operations = [result.ok() for result in schemathesis.openapi.from_dict(raw).get_all_operations()]
+    assert {f"{o.method.upper()} {o.path}" for o in operations} >= {
+        "GET /api/v1/products", "GET /api/v1/products/{product_id}", "PUT /api/v1/products/{product_id}",
+        "DELETE /api/v1/products/{product_id}", "PATCH /api/v1/stock",
+    }  # fmt: skip
+    problems = []
+    with keep_test_connection():
+        for operation in operations:
+            try:
+                fuzz(operation, [not_a_server_error], application, headers={"Authorization": api.headers["HTTP_AUTHORIZATION"]})
+            except Exception as exc:
+                problems.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert not problems, "\n\n".join(problems)
