@@ -22,7 +22,13 @@ from .selectors import tree_load, tree_response
 from .tasks import forget_cached_trees
 from .tree import ANSWER_TYPES, TreeInvalid, check_tree, tree_errors
 
-PRODUCT_SETTINGS = ("on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock")
+PRODUCT_SETTINGS = (
+    "on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock", "category", "list_price",
+)  # fmt: skip
+
+
+class OptionHeld(TreeInvalid):
+    """An option the new tree drops still has stock held for an unfinished payment."""
 
 
 def product_tree_changed(*, product_pks: Iterable[int], old_codes: Iterable[str] = ()) -> None:
@@ -188,8 +194,11 @@ def option_tree_import(*, data: Any, product_settings: dict | None = None) -> Pr
     try:
         Option.objects.filter(product=product).exclude(pk__in=keep_options).delete()
     except ProtectedError as exc:
-        held = sorted({f"'{o.option_id}'" for o in exc.protected_objects if isinstance(o, Option)} or {"?"})
-        raise TreeInvalid(
+        # the protecting rows are the stock holds (and order lines) pointing at the options
+        pks = {getattr(o, "option_id", None) for o in exc.protected_objects} - {None}
+        names = Option.objects.filter(pk__in=pks).values_list("sub_group__sub_group_id", "option_id")
+        held = sorted({f"'{option}' ({sub_group})" for sub_group, option in names} or {"?"})
+        raise OptionHeld(
             [f"옵션 {', '.join(held)}은(는) 진행 중인 주문의 재고가 잡혀 있어 지울 수 없습니다 (stock is held for it: cannot delete)"]
         ) from None
     OptionSubGroup.objects.filter(product=product).exclude(sub_group_id__in=keep_sub_groups).delete()

@@ -157,6 +157,7 @@ class MerchantApiKey(models.Model):
         ORDERS = "orders", "order sheets and orders"
         MEMBERS = "members", "members (without personal data)"
         PERSONAL = "members:personal", "members' personal data"
+        CATALOG = "catalog", "products, option trees and stock (writes)"
 
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, help_text="Who uses it, e.g. 'fulfilment system'")

@@ -239,6 +239,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # two choice sets share the field name "kind": name each once
+    "ENUM_NAME_OVERRIDES": {
+        "ProductKindEnum": "catalog.models.Product.Kind",
+        "PaymentEventKindEnum": "orders.models.PaymentEvent.Kind",
+    },
 }
 
 # --- Security: production behind a TLS-terminating proxy --------------------------------------
@@ -395,3 +400,8 @@ if not 0 < ORDER_MAX_AMOUNT <= KAKAOPAY_MAX_INTEGER or not 0 < ORDER_MAX_QUANTIT
 WEBHOOK_ALLOW_LOCAL = env.bool("WEBHOOK_ALLOW_LOCAL", default=False)
 if WEBHOOK_ALLOW_LOCAL and not DEBUG:
     raise ImproperlyConfigured("WEBHOOK_ALLOW_LOCAL is a development setting: not with DEBUG=false")
+
+# Merchant API idempotency keys (merchant.idempotency): answers kept this long per API key; a
+# duplicate arriving while the first runs waits this long for it, then gets 409.
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)

@@ -20,6 +20,7 @@ from kakaoplugin.authentication import HasScope, MerchantKeyAuthentication
 from kakaoplugin.models import MerchantApiKey
 
 from . import selectors, services
+from .idempotency import idempotent
 from .serializers import (
     ErrorSerializer,
     KakaoSyncLaunchSerializer,
@@ -75,6 +76,7 @@ class OrderSheetCreateApi(MerchantView):
         request=OrderSheetCreateSerializer,
         responses={201: OrderSheetCreatedSerializer, **_errors(400, 409, 422)},
     )
+    @idempotent
     def post(self, request):
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)

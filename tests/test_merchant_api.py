@@ -461,6 +461,7 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
 
     from catalog.services import option_tree_import
     from kakaoplugin.wsgi import application
+    from tests.schema_fuzz import fuzz, keep_test_connection
     from tests.test_catalog_tree import guide_tree
 
     option_tree_import(data=guide_tree())  # so that T1/T2 examples reach a real product
@@ -477,25 +478,15 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 12
     problems = []
-    # Like Django's test client: a request through the WSGI handler must not close the test's
-    # database connection (its transaction holds the fixtures).
-    from django.core import signals
-    from django.db import close_old_connections
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
+    with keep_test_connection():
         for operation in operations:
             checks = [not_a_server_error]
             if operation.path != "/sync/{app_id}/redirect":  # an HTML page
                 checks.append(response_schema_conformance)
             try:
-                _fuzz(operation, checks, application)
+                fuzz(operation, checks, application)
             except Exception as exc:  # collect every operation's failure, not just the first
                 problems.append(f"{operation.method.upper()} {operation.path}: {exc}")
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
     assert not problems, "\n\n".join(problems)
 
 
@@ -515,15 +506,3 @@ def test_a_nul_character_anywhere_is_a_400_envelope_not_a_500(app, plugin_base):
         assert r.status_code == 400 and r.json()["status"] == 400, path
     assert c.get(plugin_base + "order/status", {"order_id": "po_x"}).json()["status"] == 300  # others pass
 
-
-def _fuzz(operation, checks, app) -> None:
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    @given(case=operation.as_strategy())
-    @settings(max_examples=15, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    def run(case):
-        response = case.call(app=app)
-        case.validate_response(response, checks=checks)
-
-    run()
