@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from . import signing
 from .clients import outbound
+from .metrics import WEBHOOK_DELIVERIES
 from .models import (
     Customer,
     InboundCall,
@@ -232,6 +233,8 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
         else:
             delivery.next_attempt_at = next_at
     delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error"])
+    outcome = {WebhookDelivery.Status.DELIVERED: "delivered", WebhookDelivery.Status.FAILED: "gave_up"}
+    WEBHOOK_DELIVERIES.labels(outcome.get(delivery.status, "retrying")).inc()
     return delivery
 
 

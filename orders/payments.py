@@ -1,6 +1,6 @@
 """The money moves: approve exactly once, settle unknown outcomes, compensate, refund, sweep.
 
-Invariants (../shared/design/payment-flow.md):
+Invariants (docs/payment-flow.md):
 
 1. At most one approve succeeds per order, and no second approve starts while the outcome of the
    first is unknown.  A runner *claims* the order with one conditional UPDATE (HELD → APPROVING,
@@ -41,6 +41,7 @@ from kakaoplugin.clients.kakaopay import (
     KakaoPayResult,
     KakaoPayUnavailable,
 )
+from kakaoplugin.metrics import APPROVAL_SECONDS, KAKAOPAY_CALLS, KAKAOPAY_LATENCY, PAYMENT_OUTCOMES
 
 from .answers import MSG_MISMATCH, AnswerMismatch, answer_check
 from .models import Order, OrderSheet, PaymentEvent
@@ -98,6 +99,10 @@ def _record_call(order: Order, kind: str, err_or_result: KakaoPayResult | KakaoP
         order=order, kind=kind, key=key, request=request, response=response, outcome=outcome, message=message,
         http_status=status, duration_ms=ms, created_by=created_by,
     )  # fmt: skip
+    operation = err_or_result.op or kind  # every KakaoPay call is recorded here: metrics too
+    KAKAOPAY_CALLS.labels(operation, outcome).inc()
+    if ms is not None:
+        KAKAOPAY_LATENCY.labels(operation).observe(ms / 1000)
 
 
 # --- approve -----------------------------------------------------------------------------------
@@ -167,6 +172,7 @@ def payment_approve(*, order_id: int) -> Outcome:
             return Outcome.RETRY
         with transaction.atomic():
             order_fail(order=order, reason="declined", message=exc.buyer_message, from_states=(Order.Status.APPROVING,))
+        PAYMENT_OUTCOMES.labels("declined").inc()
         return Outcome.DONE
     except KakaoPayNotConfigured as exc:
         _record_call(order, PaymentEvent.Kind.APPROVE_FAILURE, exc, outcome=PaymentEvent.Outcome.ERROR)
@@ -175,6 +181,7 @@ def payment_approve(*, order_id: int) -> Outcome:
         return Outcome.DONE
     except KakaoPayUnavailable as exc:
         _record_call(order, PaymentEvent.Kind.APPROVE_UNKNOWN, exc, outcome=PaymentEvent.Outcome.UNKNOWN)
+        PAYMENT_OUTCOMES.labels("unknown").inc()  # settled later by the order inquiry
         _release_lease(order)
         return Outcome.RETRY
     _record_call(order, PaymentEvent.Kind.APPROVE_SUCCESS, result, outcome=PaymentEvent.Outcome.OK)
@@ -215,6 +222,7 @@ def _answer_rejected(order: Order, mismatch: AnswerMismatch, data: dict[str, Any
     of another payment (another tid or partner_order_id) is never touched."""
     reason = "amount_mismatch" if mismatch.amount_only else "answer_mismatch"
     message = MSG_AMOUNT_MISMATCH if mismatch.amount_only else MSG_MISMATCH
+    PAYMENT_OUTCOMES.labels("mismatch").inc()
     if not money_moved or mismatch.foreign:
         with transaction.atomic():
             order_fail(order=order, reason=reason, message=message, from_states=(Order.Status.APPROVING,))
@@ -327,6 +335,17 @@ def _amounts(data: dict[str, Any]) -> tuple[int, int, int]:
     return int(amount.get("total") or 0), int(amount.get("tax_free") or 0), int(amount.get("vat") or 0)
 
 
+def _count_approved(order: Order) -> None:
+    """Metrics of a paid order: one approval, and the time from its approval redirect (T3) to S."""
+    PAYMENT_OUTCOMES.labels("approved").inc()
+    t3 = (
+        order.events.filter(kind=PaymentEvent.Kind.T3_RECEIVED, outcome=PaymentEvent.Outcome.OK)
+        .order_by("created_at").values_list("created_at", flat=True).first()
+    )  # fmt: skip
+    if t3 is not None and order.completed_at is not None:
+        APPROVAL_SECONDS.observe(max((order.completed_at - t3).total_seconds(), 0.0))
+
+
 def _complete(order: Order, data: dict[str, Any]) -> Outcome:
     """KakaoPay approved (an approve answer or an inquiry): PAID, or REFUNDING when we cannot deliver."""
     total, tax_free, vat = _amounts(data)
@@ -374,6 +393,8 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
         )  # fmt: skip
         if locked.status == Order.Status.PAID:
             order_webhook_emit(order_id=locked.pk, event_type=ORDER_PAID)
+    if not refund:
+        _count_approved(locked)
     if refund:
         return payment_compensate(order_id=order.pk)
     return Outcome.DONE
@@ -449,6 +470,7 @@ def payment_compensate(*, order_id: int) -> Outcome:
         payment_event_record(order=locked, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.OK,
                              message=f"failed after refund of {locked.refunded_amount}")  # fmt: skip
         order_webhook_emit(order_id=locked.pk, event_type=ORDER_FAILED)
+    PAYMENT_OUTCOMES.labels("compensated").inc()
     return Outcome.DONE
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -133,6 +134,9 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
     app.control.purge()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "celery-worker.log", "ab")  # noqa: SIM115
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
     env = os.environ | fake_environment(fake_kakao_server.url) | {
         "DATABASE_URL": db_url,
         "REDIS_URL": django_settings.REDIS_URL,
@@ -142,6 +146,7 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
         "PYTHONUNBUFFERED": "1",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
         "LOG_JSON": "true",  # structured lines: tests read the worker's context from its log
+        "METRICS_WORKER_PORT": str(metrics_port),  # tests read the worker's metrics back
         "WEBHOOK_ALLOW_LOCAL": "true",  # the tests' webhook receivers are on 127.0.0.1 (http)
     }
     proc = subprocess.Popen(
@@ -163,6 +168,7 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
     else:
         proc.kill()
         pytest.fail("celery worker did not answer a ping within 60 s")
+    proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     yield proc
     os.killpg(proc.pid, signal.SIGTERM)
     try:

@@ -90,8 +90,36 @@ def section(output: str, guide: str) -> str:
     return output[start : output.index("\n", end)]
 
 
-def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kakao, tasks):
+def metric_samples(where: str) -> dict[tuple[str, tuple], float]:
+    """Prometheus samples of this process, or of the worker (its own metrics port)."""
+    import requests
+    from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(where, timeout=5).text if where.startswith("http") else generate_latest(REGISTRY).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kakao, tasks, request):
+    worker = request.getfixturevalue("celery_worker").metrics_url if tasks == "worker" else "this process"
+    web_before, worker_before = metric_samples("this process"), metric_samples(worker)
     output = simulate(shop, live_server, fake_kakao)
+    web_after, worker_after = metric_samples("this process"), metric_samples(worker)
+
+    def moved(before, after, name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    # the run left its figures in the metrics: three payments approved at KakaoPay, T1 served thrice
+    assert moved(worker_before, worker_after, "kakaoplugin_payment_outcomes_total", outcome="approved") == 3
+    assert moved(worker_before, worker_after, "kakaoplugin_kakaopay_calls_total", operation="approve", outcome="ok") == 3
+    assert moved(worker_before, worker_after, "kakaoplugin_t3_to_paid_seconds_count") == 3
+    assert moved(web_before, web_after, "kakaoplugin_plugin_requests_total", endpoint="ordersheet", http_status="200", status="200") == 3
+    assert moved(web_before, web_after, "kakaoplugin_plugin_request_seconds_count", endpoint="order_status") > 3
 
     for guide, title in (
         ("9.2.1", "옵션선택 플러그인"),
