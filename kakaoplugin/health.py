@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -23,9 +25,14 @@ def _database() -> str | None:
     return None
 
 
+def _broker_name() -> str:
+    return settings.CELERY_BROKER_URL.split(":", 1)[0]
+
+
 def _broker() -> str | None:
-    if not settings.CELERY_BROKER_URL:
-        return None  # tasks run in-process
+    if _broker_name() == "filesystem":  # the embedded default: a folder
+        queue = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+        return None if os.access(queue, os.W_OK) else "broker: queue folder not writable"
     try:
         from kombu import Connection
 
@@ -41,5 +48,5 @@ def readyz(request: HttpRequest) -> HttpResponse:
     if problems:
         return json_response({"status": "unavailable", "problems": problems}, http_status=503)
     return json_response(
-        {"status": "ok", "broker": "redis" if settings.CELERY_BROKER_URL else "in-process"}
+        {"status": "ok", "broker": _broker_name()}
     )

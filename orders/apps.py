@@ -15,10 +15,10 @@ class OrdersConfig(AppConfig):
         register_fast_path("order_status", order_status)  # T4: Kakao polls it every 0.5 s per buyer
 
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": 60.0}
+            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": 60.0}
+            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "orders.charge_subscriptions",
