@@ -153,7 +153,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 REDIS_URL = env.str("REDIS_URL", default="")
 # Unset: the embedded broker, a folder under VAR_DIR (kakaoplugin/brokers.py): the same worker,
 # beat and task semantics as with Redis, no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost/"
 EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem:")
 
 # The cache may live in its own Redis database (clearing it must not drop queued tasks).
