@@ -331,7 +331,7 @@ def _free_port() -> int:
 
 
 def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_path):
-    """``bin/run`` on the embedded default (SQLite, a worker on the embedded broker, runserver), in a fresh
+    """``bin/run`` on the embedded default (SQLite, a worker on the embedded broker, gunicorn), in a fresh
     VAR_DIR: every scenario passes before it serves; then a concurrent flash sale against it."""
     import os
     import signal
@@ -366,7 +366,7 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
         assert "7/7 scenarios passed" in text and "FAIL" not in text, text
         assert "every scenario passed" in text
         assert f"admin:        http://127.0.0.1:{port}/admin/   (user admin / password admin)" in text
-        assert "worker:       a Celery worker" in text and "Django's runserver" in text
+        assert "worker:       a Celery worker" in text and "server:       gunicorn" in text
         assert "broker:       the embedded broker" in text
 
         sale = subprocess.run(
