@@ -196,3 +196,52 @@ def test_a_redis_restart_under_pending_retries_leaves_the_worker_running_and_ord
         worker_log.close()
         beat_log.close()
         redis.stop()
+
+
+# --- one beat; the supervisor -------------------------------------------------------------------
+
+
+def _beat(env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "INFO"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_beat_waits_and_takes_over_when_the_first_dies(celery_worker, fake_kakao_server, tmp_path):
+    env = worker_environment(fake_kakao_server.url, PERIODIC_SWEEP_SECONDS="1")
+    first_log, second_log = tmp_path / "beat-1.log", tmp_path / "beat-2.log"
+    first = _beat(env, first_log)
+    second = None
+    try:
+        wait_until(lambda: "Sending due task" in first_log.read_text(), timeout=60, message="the first beat sending")
+        second = _beat(env, second_log)
+        wait_until(lambda: "another beat holds the schedule lock" in second_log.read_text(), timeout=60,
+                   message="the second beat waiting")  # fmt: skip
+        time.sleep(2)
+        assert "Sending due task" not in second_log.read_text()  # one beat sends, never two
+        os.killpg(first.pid, signal.SIGKILL)  # the lock goes with the process
+        wait_until(lambda: "Sending due task" in second_log.read_text(), timeout=30, message="the standby taking over")
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                stop_process(proc)
+
+
+def test_the_supervisor_starts_its_command_again_and_stops_it_on_ctrl_c(tmp_path):
+    marks = tmp_path / "starts"
+    command = ["sh", "-c", f"echo started >> {marks}; exec sleep 60"]
+    supervisor = subprocess.Popen([sys.executable, "-m", "kakaoplugin.supervise", "sleeper", "--", *command],
+                                  cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_until(lambda: marks.exists() and marks.read_text().count("started") == 1, message="the first start")
+        child = int(subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout.split()[0])
+        os.kill(child, signal.SIGKILL)  # a crash
+        wait_until(lambda: marks.read_text().count("started") == 2, timeout=10, message="the start after the crash")
+        os.killpg(supervisor.pid, signal.SIGINT)  # Ctrl-C
+        assert supervisor.wait(timeout=10) == 0
+        assert "exited with -9; starting it again" in supervisor.stderr.read()
+        assert subprocess.run(["pgrep", "-f", str(marks)], capture_output=True).returncode == 1  # nothing left
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
