@@ -245,3 +245,29 @@ def test_the_supervisor_starts_its_command_again_and_stops_it_on_ctrl_c(tmp_path
     finally:
         if supervisor.poll() is None:
             os.killpg(supervisor.pid, signal.SIGKILL)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedule_is_in_the_database_and_a_task_paused_there_stays_paused(celery_worker, fake_kakao_server, tmp_path):
+    from django.conf import settings
+    from django_celery_beat.models import PeriodicTask
+
+    env = worker_environment(fake_kakao_server.url, PERIODIC_SWEEP_SECONDS="1")
+    first_log, second_log = tmp_path / "beat-1.log", tmp_path / "beat-2.log"
+    beat = _beat(env, first_log)
+    try:
+        wait_until(lambda: "Sending due task orders.reconcile_payments" in first_log.read_text(), timeout=60,
+                   message="the reconciler sent")  # fmt: skip
+    finally:
+        stop_process(beat)
+    assert set(settings.CELERY_BEAT_SCHEDULE) <= set(PeriodicTask.objects.values_list("name", flat=True))
+    # staff untick "enabled" in the admin (Periodic tasks)
+    PeriodicTask.objects.filter(name="orders.reconcile_payments").update(enabled=False)
+    beat = _beat(env, second_log)
+    try:
+        wait_until(lambda: second_log.read_text().count("Sending due task orders.sweep_expired_orders") >= 3,
+                   timeout=60, message="three sweeps sent")  # fmt: skip
+    finally:
+        stop_process(beat)
+    assert "Sending due task orders.reconcile_payments" not in second_log.read_text()
+    assert PeriodicTask.objects.get(name="orders.reconcile_payments").enabled is False
