@@ -57,6 +57,17 @@ def embedded_transport_options(folder: Path) -> dict:
     }
 
 
+def forget_control_messages(folder: Path) -> int:
+    """Remove remote-control leftovers of workers that are gone: their pidbox bindings (a broadcast,
+    such as ``celery inspect ping``, would otherwise still write a file for each) and unread
+    control messages and replies.  Task messages stay.  Run before the worker starts."""
+    removed = 0
+    for path in [*(folder / "control").glob("*"), *(folder / "queue").glob("*.pidbox.msg")]:
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 class FilesystemChannel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"

@@ -179,8 +179,11 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
         db_url = _database_url()
     if db_url is None:
         pytest.skip("a worker needs the test database on SQLite or PostgreSQL")
+    from kakaoplugin.brokers import forget_control_messages
     from kakaoplugin.celery import app
 
+    if django_settings.EMBEDDED_BROKER:
+        forget_control_messages(django_settings.VAR_DIR / "broker")
     app.control.purge()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "celery-worker.log", "ab")  # noqa: SIM115
