@@ -31,5 +31,5 @@ class CallbacksConfig(AppConfig):
         # expired once Kakao's URLs have stopped working (they live about 10 minutes).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "callbacks-secure-images-sweep",
-            {"task": "callbacks.secure_images_sweep", "schedule": 60.0},
+            {"task": "callbacks.secure_images_sweep", "schedule": settings.PERIODIC_SWEEP_SECONDS},
         )

@@ -1,7 +1,7 @@
 """Settings, all read from the environment (CONTRACTS section 9).
 
-With nothing set this is the embedded default: a SQLite file under ``var/``, Celery tasks run
-in-process, DEBUG on.  Production is ``DEBUG=false`` with ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY``,
+With nothing set this is the embedded default: a SQLite file under ``var/``, Celery tasks run by a
+worker on a broker kept in a folder under ``var/`` (no server), DEBUG on.  Production is ``DEBUG=false`` with ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY``,
 ``DATABASE_URL``, ``REDIS_URL`` and ``ALLOWED_HOSTS`` set: nothing secret has a default there.
 """
 
@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "nested_admin",
+    "django_celery_beat",  # the beat schedule, in the database (kakaoplugin/beat.py)
     "kakaoplugin",
     "catalog",
     "orders",
@@ -114,8 +115,18 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # Concurrent writers (a worker thread beside the web thread) wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # The web process, the worker and the beat write to one file: WAL lets readers go on beside a
+    # writer; a writer takes the write lock when its transaction starts (IMMEDIATE: no read lock to
+    # upgrade, so no "database is locked" halfway through) and waits up to 20 s for it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # The tests' database is a file too (not in memory): the worker they start opens it.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-db.sqlite3"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -149,7 +160,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Redis: cache and Celery broker -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+# Unset: the embedded broker, a folder under VAR_DIR (kakaoplugin/brokers.py): the same worker,
+# beat and task semantics as with Redis, no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost/"
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem:")
 
 # The cache may live in its own Redis database (clearing it must not drop queued tasks).
 CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
@@ -164,12 +178,20 @@ if CACHE_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 3600}}
+    # Files under VAR_DIR: the web process, the worker and the beat share it (an invalidation made
+    # by the worker reaches the web process).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "TIMEOUT": 3600,
+        }
+    }
 
 # Celery is configured for money: a task is acknowledged only when it finished, a task whose
 # worker died is redelivered, a worker takes one task at a time, JSON only, bounded run time.
 # Tasks are sent after the transaction that wanted them commits (kakaoplugin.tasks.enqueue).
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = False  # the web process only enqueues, also in the embedded default
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -183,10 +205,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redelivery of an unacknowledged task after a worker is lost; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+if EMBEDDED_BROKER:
+    from kakaoplugin.brokers import embedded_transport_options
+
+    CELERY_BROKER_TRANSPORT = "kakaoplugin.brokers:FilesystemTransport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = embedded_transport_options(VAR_DIR / "broker")
+elif CELERY_BROKER_URL.startswith(("redis:", "rediss:")):
+    # kombu's Redis transport with the fix for the worker dying on a Redis restart (issue 12)
+    CELERY_BROKER_TRANSPORT = "kakaoplugin.brokers:RedisTransport"
 CELERY_TIMEZONE = "UTC"
 # The worker logs through LOGGING above (structured, with the context a task carries).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
+# django-celery-beat: the schedule lives in the database (admin: Periodic tasks), one beat at a time
+CELERY_BEAT_SCHEDULER = "kakaoplugin.beat:SingleBeatScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+# How often the minute sweeps run (expired holds, reconciler, webhooks, secure images); the tests
+# shorten it.
+PERIODIC_SWEEP_SECONDS = env.float("PERIODIC_SWEEP_SECONDS", default=60.0)
 
 # --- Kakao and KakaoPay (CONTRACTS section 9) -------------------------------------------------
 KAKAOPAY_LEGACY_API_BASE = env.str("KAKAOPAY_LEGACY_API_BASE", default="https://kapi.kakao.com")

@@ -25,10 +25,10 @@ class OrdersConfig(AppConfig):
         register_state_source(order_state)
 
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": 60.0}
+            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": 60.0}
+            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "orders.charge_subscriptions",

@@ -288,7 +288,8 @@ def test_t2_malformed_body_is_a_400_envelope(client, plugin_base):
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_broker_the_approval_runs_in_process_after_t3(kakao_app, buyer, fake_kakao):
-    """The embedded default (bin/run): tasks run eagerly once T3's transaction commits."""
+    """Tasks run in-process (``eager_tasks``, as in the browser tests' servers): the approval runs
+    once T3's transaction commits."""
     from kakaoplugin.celery import app
 
     eager = app.conf.task_always_eager

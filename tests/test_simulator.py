@@ -39,12 +39,9 @@ PAY_PLUGIN = "sim-payment-plugin"
 
 @pytest.fixture
 def tasks(request, settings) -> str:
-    """Where the server's tasks run: a real worker on PostgreSQL + Redis, in-process otherwise."""
-    if connection.vendor == "postgresql" and settings.CELERY_BROKER_URL:
-        request.getfixturevalue("celery_worker")
-        return "worker"
-    request.getfixturevalue("eager_tasks")
-    return "in-process"
+    """Where the server's tasks run: a real worker (on Redis, or on the embedded broker)."""
+    request.getfixturevalue("celery_worker")
+    return "worker"
 
 
 @pytest.fixture
@@ -383,7 +380,7 @@ def _free_port() -> int:
 
 
 def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_path):
-    """``bin/run`` on the embedded default (SQLite, tasks in-process, runserver), in a fresh
+    """``bin/run`` on the embedded default (SQLite, a worker on the embedded broker, gunicorn), in a fresh
     VAR_DIR: every scenario passes before it serves; then a concurrent flash sale against it."""
     import os
     import signal
@@ -418,7 +415,8 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
         assert "8/8 scenarios passed" in text and "FAIL" not in text, text
         assert "every scenario passed" in text
         assert f"admin:        http://127.0.0.1:{port}/admin/   (user admin / password admin)" in text
-        assert "tasks:        in-process" in text and "Django's runserver" in text
+        assert "worker:       a Celery worker" in text and "server:       gunicorn" in text
+        assert "broker:       the embedded broker" in text
 
         sale = subprocess.run(
             [".venv/bin/python", "manage.py", "kakao_simulate", "--base", f"http://127.0.0.1:{port}",
