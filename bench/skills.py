@@ -59,7 +59,7 @@ def main() -> None:
     skills = ChatbotSkills.objects.create(kakao_app=app, order_status_block_id="block")
     sheet = order_sheet_create_from_choices(kakao_app=app, choices={"id": "CHAT-0", "quantity": 1, "option_groups": []},
                                             app_user_id="u-1", relay_id=None)  # fmt: skip
-    order = Order.objects.create(kakao_app=app, sheet=sheet, app_user_id="u-1", partner_user_id="u-1", item_name="상품 0",
+    order = Order.objects.create(kakao_app=app, sheet=sheet, livemode=sheet.livemode, app_user_id="u-1", partner_user_id="u-1", item_name="상품 0",
                                  quantity=1, goods_amount=12000, total_amount=12000, status=Order.Status.PAID)  # fmt: skip
 
     def payload(params=None, extra=None):

@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from kakaoplugin import browser_tokens
 from kakaoplugin.clients import kakao_login, otp
 from kakaoplugin.log_context import bind as bind_log_context
 from kakaoplugin.metrics import CALLBACK_FETCHES
@@ -613,6 +614,27 @@ class SignupRefused(Exception):
         super().__init__(message)
         self.message = message
         self.signup = signup
+
+
+KAKAOSYNC_STATE_PURPOSE = "kakaosync"
+MSG_BAD_STATE = "가입 요청이 유효하지 않거나 만료되었습니다. 채팅방에서 다시 시도해 주세요. (invalid or expired sign-up request)"
+
+
+def kakaosync_state_issue(*, kakao_app: KakaoApp) -> str:
+    """A ``state`` for one launch of the app's Kakao Sync plugin: the redirect URI is fixed per
+    app, so this is what authorises a visit (valid ``KAKAOSYNC_STATE_MAX_AGE_SECONDS``)."""
+    return browser_tokens.state_issue(purpose=KAKAOSYNC_STATE_PURPOSE, app_id=kakao_app.pk)
+
+
+def kakaosync_state_refusal(*, kakao_app: KakaoApp, state: str) -> str | None:
+    """None when ``state`` is one we issued for this app and still valid; else the buyer's message."""
+    why = browser_tokens.state_check(
+        state, purpose=KAKAOSYNC_STATE_PURPOSE, app_id=kakao_app.pk, max_age=settings.KAKAOSYNC_STATE_MAX_AGE_SECONDS
+    )
+    if why is None:
+        return None
+    logger.info("Kakao Sync redirect refused for app %s: %s", kakao_app.pk, why)
+    return MSG_BAD_STATE
 
 
 def kakao_account_fields(me: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,20 @@ from django.db import models
 
 from .images import validate_product_image
 
+TEST_STOCK_HELP = (
+    "What test orders (a test Kakao app's) see, take and give back instead of the real stock; "
+    "empty: unlimited. 0 shows the sold-out flow in test mode. 테스트 주문 전용 재고"
+)
+
+
+def stock_field(*, livemode: bool) -> str:
+    """The counter an order of this mode reads and moves: ``stock`` (live) or ``test_stock``.
+
+    The one place the mode picks a column: :mod:`catalog.stock` (holds and their returns) and
+    :func:`catalog.selectors.tree_load` (option T1 and T2's checks) go through it.
+    """
+    return "stock" if livemode else "test_stock"
+
 
 class Product(models.Model):
     class Kind(models.TextChoices):
@@ -34,6 +48,9 @@ class Product(models.Model):
     default_quantity = models.PositiveIntegerField(null=True, blank=True)
     stock = models.PositiveIntegerField(
         null=True, blank=True, help_text="For a product without stocked options; empty: unlimited"
+    )
+    test_stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text=TEST_STOCK_HELP + " (for a product without stocked options)"
     )
     on_sale = models.BooleanField(default=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMMERCE)
@@ -135,6 +152,7 @@ class Option(models.Model):
     min_quantity = models.PositiveIntegerField(null=True, blank=True)
     max_quantity = models.PositiveIntegerField(null=True, blank=True)
     stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
+    test_stock = models.PositiveIntegerField(null=True, blank=True, help_text=TEST_STOCK_HELP)
     extra = models.CharField(max_length=500, null=True, blank=True)
     relate_option_groups = models.ManyToManyField(
         OptionSubGroup, through="OptionRelation", related_name="related_from", blank=True
@@ -169,7 +187,8 @@ class StockHold(models.Model):
     """Stock taken for a pending purchase; released or sold exactly once.
 
     ``reference`` names the holder (an order's partner_order_id): catalog knows no orders.
-    Exactly one of ``option``/``product`` is set: the row whose ``stock`` was decremented.
+    Exactly one of ``option``/``product`` is set: the row whose counter was decremented, ``stock``
+    or, when ``livemode`` is false, ``test_stock``.
     """
 
     class State(models.TextChoices):
@@ -178,6 +197,9 @@ class StockHold(models.Model):
         RELEASED = "released"
 
     reference = models.CharField(max_length=100, db_index=True)
+    livemode = models.BooleanField(
+        help_text="Which counter was taken: stock (live) or test_stock (test); its returns go back there"
+    )
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     option = models.ForeignKey(Option, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField()

@@ -20,10 +20,14 @@ class KakaopluginConfig(AppConfig):
             "worker-heartbeat", {"task": "kakaoplugin.tasks.heartbeat", "schedule": float(settings.HEARTBEAT_SECONDS)}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "sweep-webhooks", {"task": "kakaoplugin.tasks.sweep_webhooks", "schedule": 60.0}
+            "sweep-webhooks", {"task": "kakaoplugin.tasks.sweep_webhooks", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "purge-inbound-calls", {"task": "kakaoplugin.tasks.purge_inbound_calls", "schedule": 24 * 3600.0}
+        )
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "dispatch-outbox",
+            {"task": "kakaoplugin.tasks.dispatch_outbox", "schedule": settings.OUTBOX_DISPATCH_EVERY_SECONDS},
         )
         # the staff roles (Django groups) exist after every migrate (kakaoplugin.roles)
         from .roles import on_post_migrate

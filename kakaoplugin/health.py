@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -75,17 +77,19 @@ def check_cache() -> Check:
 
 
 def check_broker() -> Check:
-    if not settings.CELERY_BROKER_URL:
-        return {"ok": True, "broker": "in-process"}
+    name = settings.CELERY_BROKER_URL.split(":", 1)[0]
+    if name == "filesystem":  # the embedded default: a folder
+        queue = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+        writable = os.access(queue, os.W_OK)
+        return {"ok": writable, "broker": name} | ({} if writable else {"error": "queue folder not writable"})
     try:
         from kombu import Connection
 
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            transport = conn.transport_cls
     except Exception as exc:
         return _failed(exc)
-    return {"ok": True, "broker": str(transport)}
+    return {"ok": True, "broker": name}
 
 
 def heartbeat_age() -> float | None:

@@ -23,6 +23,8 @@ import uuid
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars, merge_contextvars
 
+from .logging import redact
+
 FIELDS = ("request_id", "kakao_app", "relay_id", "partner_order_id", "callback_event_id")
 _SAFE = re.compile(r"[^A-Za-z0-9._:@\-]")
 _MAX = 100
@@ -111,7 +113,11 @@ def connect_task_context() -> None:
 
 
 class StructuredFormatter(structlog.stdlib.ProcessorFormatter):
-    """Any stdlib record, with the bound context: JSON lines, or ``key=value`` for a terminal."""
+    """Any stdlib record, with the bound context: JSON lines, or ``key=value`` for a terminal; the
+    whole line (message, context, traceback) through :func:`kakaoplugin.logging.redact`."""
+
+    def format(self, record):
+        return redact(super().format(record))
 
     def __init__(self, json: bool = True, **kwargs):
         renderer = (

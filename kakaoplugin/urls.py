@@ -29,6 +29,10 @@ urlpatterns = [
     path("skill/", include("merchant.skills.urls")),  # Open Builder's chatbot skills (own secret key)
     path("media/products/<path:name>", product_image, name="product-image"),  # public, unlike other media
     path("plugin/<str:plugin_key>/", include(plugin_patterns)),
+    # The buyer's browser (no plugin key, no allowlist; a token per order or per state): see
+    # kakaoplugin.plugin_paths.BROWSER_PATHS and docs/security.md.
+    path("pay/", include("orders.browser_urls")),
+    path("sync/", include("callbacks.browser_urls")),
 ]
 
 if settings.DEBUG:

@@ -11,6 +11,12 @@ class MerchantConfig(AppConfig):
 
         register_endpoint_resolver(skill_endpoint)
 
+        from django.conf import settings
+
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "merchant-purge-idempotency-keys", {"task": "merchant.tasks.purge_idempotency_keys", "schedule": 3600.0}
+        )
+
 
 def skill_endpoint(path: str) -> str | None:
     """Metrics label of a chatbot skill path (``/skill/<key>/<name>``), without the key."""

@@ -77,3 +77,22 @@ class ChatbotSkills(models.Model):
         if self.source == self.Source.CATEGORY and not self.category:
             found.append("“a category” is chosen but no category is set: the carousel is empty")
         return found
+
+
+class IdempotencyKey(models.Model):
+    """One ``Idempotency-Key`` of one API key: the request's fingerprint and, once answered, the
+    answer, replayed for the same key and body for ``IDEMPOTENCY_KEY_HOURS`` (merchant.idempotency)."""
+
+    api_key = models.ForeignKey("kakaoplugin.MerchantApiKey", on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True, help_text="set while the first request runs")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_content = models.TextField(blank=True, help_text="the answer's JSON, byte for byte")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.response_status or 'running'}"

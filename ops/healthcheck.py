@@ -1,10 +1,10 @@
 """Container healthcheck: ``python ops/healthcheck.py [path] [--port N]`` exits 0 when the local web
 process answers 200 (default ``/readyz``).
 
-It asks the way the reverse proxy does, so it passes with production settings: the ``Host`` is the
-first of ``ALLOWED_HOSTS`` (a ``.example.com`` wildcard becomes ``example.com``; Django would refuse
-``127.0.0.1`` as ``DisallowedHost``), and ``X-Forwarded-Proto: https`` (no redirect to https).
-Standard library only: it runs without loading Django.
+``/healthz``, ``/readyz`` and ``/metrics`` are answered before Django's Host and https checks
+(kakaoplugin.health), so the internal address works with production settings; any other path is
+asked with the first of ``ALLOWED_HOSTS`` as its ``Host`` (a ``.example.com`` wildcard becomes
+``example.com``). Standard library only: it runs without loading Django.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
     conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=args.timeout)
     try:
-        conn.request("GET", args.path, headers={"Host": host_header(), "X-Forwarded-Proto": "https"})
+        conn.request("GET", args.path, headers={"Host": host_header()})
         status = conn.getresponse().status
     except OSError as exc:
         print(f"unhealthy: {exc.__class__.__name__}: {exc}", file=sys.stderr)

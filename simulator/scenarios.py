@@ -3,7 +3,7 @@
 | name | guide | what Kakao does |
 |---|---|---|
 | ``option`` | 9.2.1 | option T1 → T2 (no app user id: the buyer did not consent to provision); a tampered price is refused |
-| ``sync-option`` | 9.2.2 | Kakao Sync sign-up → option T1 → T2 as that member |
+| ``sync-option`` | 9.2.2 | the chatbot gets a Kakao Sync state (merchant API) → Kakao Sync sign-up → option T1 → T2 as that member |
 | ``sync-payment`` | 9.2.3 | Kakao Sync → the merchant's chatbot makes an order sheet (merchant API) and sends its launch link → payment T1 → ready → T2 → T3 → T4 |
 | ``sync-option-payment`` | 9.2.4 | Kakao Sync → option T1 → T2 → payment T1 → ready → T2 → authorize → T3 → T4 |
 | ``profile`` | 개인정보이용 | callback with an OTP URL → our server fetches the profile from the fake |
@@ -100,7 +100,7 @@ def option_alone(ctx: Context) -> str:
 
 def sync_option(ctx: Context) -> str:
     buyer = ctx.buyer("sync-option")
-    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
+    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.merchant, ctx.target, buyer, ctx.printer)
     sheet, choice = option_plugin(ctx.kakao, ctx.target, buyer)
     return f"member {buyer.app_user_id} signed up; order sheet {sheet[:12]}… for {' → '.join(choice.path)}"
 
@@ -121,14 +121,14 @@ def _paid(ctx: Context, buyer: Buyer, sheet: str) -> str:
 
 def sync_payment(ctx: Context) -> str:
     buyer = ctx.buyer("sync-payment")
-    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
+    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.merchant, ctx.target, buyer, ctx.printer)
     sheet = order_sheet_for_payment_only(ctx.merchant, ctx.target, buyer, ctx.printer)
     return f"order sheet {sheet[:12]}… from the merchant API; " + _paid(ctx, buyer, sheet)
 
 
 def sync_option_payment(ctx: Context) -> str:
     buyer = ctx.buyer("sync-option-payment")
-    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
+    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.merchant, ctx.target, buyer, ctx.printer)
     sheet, _ = option_plugin(ctx.kakao, ctx.target, buyer)
     return _paid(ctx, buyer, sheet)
 
@@ -216,9 +216,9 @@ def chatbot(ctx: Context) -> str:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("option", "9.2.1", "옵션선택 플러그인", option_alone),
-    Scenario("sync-option", "9.2.2", "카카오싱크 + 옵션선택", sync_option),
+    Scenario("sync-option", "9.2.2", "카카오싱크 + 옵션선택", sync_option, merchant_api=True),
     Scenario("sync-payment", "9.2.3", "카카오싱크 + 원클릭결제", sync_payment, merchant_api=True),
-    Scenario("sync-option-payment", "9.2.4", "카카오싱크 + 옵션선택 + 원클릭결제", sync_option_payment),
+    Scenario("sync-option-payment", "9.2.4", "카카오싱크 + 옵션선택 + 원클릭결제", sync_option_payment, merchant_api=True),
     Scenario("profile", "callback", "개인정보이용 콜백", profile),
     Scenario("location", "callback", "위치전송 콜백", location),
     Scenario("secure-image", "callback", "이미지보안전송 콜백", secure_image),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -18,8 +19,11 @@ PATHS = {
     "callback_profile": "callbacks/profile",
     "callback_location": "callbacks/location",
     "callback_secure_image": "callbacks/secure-image",
-    "kakaosync_redirect": "kakaosync/redirect",
 }
+# What the buyer's browser is sent to carries one-time secrets too: the order's token in our
+# ``/pay/<order>/<action>/<token>`` URLs, KakaoPay's pg_token, Kakao Sync's code and state.
+_PAY_TOKEN = re.compile(r"(/pay/[^/\s?\"']+/[^/\s?\"']+/)[^/\s?&#\"']+")
+_SECRET_PARAMS = re.compile(r"([?&](?:pg_token|code|state)=)[^&\s\"'#]*")
 
 DEMO_PRODUCT = "101:10013529"
 
@@ -53,8 +57,10 @@ class Target:
 
     def shown(self, text: str) -> str:
         """Text as printed: our server's URLs as paths, the fake's as ``[fake] path``, and neither
-        the plugin key nor the merchant API key ever reaches a terminal or a log."""
+        the plugin key, the merchant API key nor a browser's one-time secret (order token,
+        pg_token, code, state) ever reaches a terminal or a log."""
         text = text.replace(f"/plugin/{self.plugin_key}/", "/plugin/<key>/")
+        text = _SECRET_PARAMS.sub(r"\1***", _PAY_TOKEN.sub(r"\1<token>", text))
         if self.api_key:
             text = text.replace(self.api_key, "<api key>")
         if self.skill_key:

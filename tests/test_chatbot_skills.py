@@ -107,7 +107,7 @@ def test_products_carousel_opens_the_plugins(skills, shop):
 
 def test_products_respect_the_format_limits(skills, kakao_app):
     for i in range(15):
-        Product.objects.create(code=f"P{i:02d}", name="아주 긴 상품 이름 " * 30, price=1000 + i)
+        Product.objects.create(code=f"P{i:02d}", name=("아주 긴 상품 이름 " * 30)[:200], price=1000 + i)
     answer = call(skills, "products", payload())
     cards = outputs(answer)[1]["carousel"]["items"]
     assert len(cards) == 10
@@ -185,7 +185,7 @@ def _order(kakao_app, *, app_user_id="user-1", status=Order.Status.PAID, name="�
     product, _ = make_product(code=f"P-{Order.objects.count()}", price=8000, with_option=False)
     sheet = make_sheet(kakao_app, product, None, app_user_id=app_user_id)
     return Order.objects.create(
-        kakao_app=kakao_app, sheet=sheet, app_user_id=app_user_id, partner_user_id=app_user_id, item_name=name,
+        kakao_app=kakao_app, sheet=sheet, livemode=True, app_user_id=app_user_id, partner_user_id=app_user_id, item_name=name,
         quantity=1, goods_amount=8000, total_amount=8000, status=status, **kw,
     )  # fmt: skip
 

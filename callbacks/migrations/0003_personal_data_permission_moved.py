@@ -26,7 +26,7 @@ def move_grants(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("callbacks", "0002_secure_image_sweep"),
-        ("kakaoplugin", "0005_staff_permissions"),
+        ("kakaoplugin", "0007_staff_permissions"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

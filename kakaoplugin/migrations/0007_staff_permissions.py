@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kakaoplugin', '0004_worker_heartbeat'),
+        ('kakaoplugin', '0006_webhookattempt_status_only'),
     ]
 
     operations = [
