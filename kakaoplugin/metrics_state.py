@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Count, Min
@@ -28,10 +29,13 @@ def webhook_state():
 
 
 def queue_state():
-    """Messages waiting in the task queue (the broker's own count); no sample when tasks run in-process."""
+    """Messages waiting in the task queue, as the broker counts them (the embedded broker: files)."""
     queue = getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")
     depth = {}
-    if settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.EMBEDDED_BROKER:
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", ""))
+        depth[(queue,)] = sum(1 for _ in folder.glob(f"*.{queue}.msg")) if folder.is_dir() else 0
+    elif not settings.CELERY_TASK_ALWAYS_EAGER:
         from kombu import Connection
         from kombu.exceptions import ChannelError
 

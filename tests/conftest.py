@@ -47,6 +47,8 @@ def kakao_app(db):
 
     return KakaoApp.objects.create(
         name="test-app",
+        # production: its orders move the real stock (a test app's use test_stock: tests/test_livemode.py)
+        environment=KakaoApp.Environment.PRODUCTION,
         rest_api_key="test-rest-api-key",
         kakaopay_admin_key="test-admin-key-0123456789",
         kakaopay_secret_key="test-secret-key-0123456789",
@@ -233,3 +235,10 @@ def wait_until(predicate, *, timeout: float = 15.0, interval: float = 0.05, mess
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def _local_webhook_receivers(settings):
+    """The tests' webhook receivers listen on 127.0.0.1 over http: the development setting lets
+    them through (tests of the refusal turn it off)."""
+    settings.WEBHOOK_ALLOW_LOCAL = True
