@@ -119,7 +119,7 @@ def test_order_page_masks_the_buyers_shipping_data_without_the_personal_data_per
 
 
 def test_webhook_delivery_page_masks_the_payload(order, kakao_app):
-    endpoint = webhook_endpoint_create(kakao_app=kakao_app, url="https://erp.example.com/hook")
+    endpoint = webhook_endpoint_create(kakao_app=kakao_app, url="http://127.0.0.1:9/hook")
     event = WebhookEvent.objects.create(
         id="evt_staff", kakao_app=kakao_app, type="order.paid", idempotency_key="staff-test",
         payload={"id": "evt_staff", "type": "order.paid", "data": {"order": OrderSerializer(order).data}},
@@ -218,7 +218,7 @@ def test_only_staff_who_see_personal_data_can_make_keys_that_read_it(kakao_app):
 def test_a_webhook_signing_secret_is_shown_once_then_only_masked(kakao_app):
     from kakaoplugin.models import WebhookEndpoint
 
-    endpoint = webhook_endpoint_create(kakao_app=kakao_app, url="https://erp.example.com/hook")
+    endpoint = webhook_endpoint_create(kakao_app=kakao_app, url="http://127.0.0.1:9/hook")
     url = f"/admin/kakaoplugin/webhookendpoint/{endpoint.pk}/change/"
     assert endpoint.secret not in page(staff_client("kakaoplugin.view_webhookendpoint"), url)
 
