@@ -23,6 +23,7 @@ ACTIONS = [
     ("kakaoplugin", "customer", "unblock"),
     ("kakaoplugin", "merchantapikey", "revoke"),
     ("kakaoplugin", "webhookdelivery", "resend"),
+    ("kakaoplugin", "webhookendpoint", "rotate_secret"),
     ("callbacks", "callbackevent", "fetch_again"),
     ("callbacks", "secureimageset", "download_again"),
 ]
