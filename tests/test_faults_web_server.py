@@ -15,12 +15,13 @@ from tests.fault_kit import OwnPostgres, free_port, gunicorn, manage, stop
 
 KEY = "faults-test-plugin-key-0000000000000000000000"
 
-# (method, path below /plugin/<key>/, query, JSON body, the envelope status a healthy database gives)
+# (method, path below /plugin/<key>/ or from the root, query, JSON body, the envelope status a
+# healthy database gives)
 CALLS = [
     ("GET", "order/status", {"order_id": "po_unknown"}, None, 300),  # T4
     ("GET", "ordersheet", {"ordersheet_id": "unknown"}, None, 300),  # payment T1
     ("POST", "order/approve", None, {"partner_order_id": "po_unknown", "tid": "T-1"}, 300),  # T2
-    ("GET", "kakaopay/approval", {"partner_order_id": "po_unknown", "pg_token": "pg"}, None, 300),  # T3
+    ("GET", "/pay/po_unknown/approval/not-a-token", {"pg_token": "pg"}, None, 404),  # T3 (the buyer's browser)
     ("GET", "options", {"id": "P-unknown"}, None, 404),  # option T1
 ]
 
@@ -59,7 +60,8 @@ def server(own_postgres):
 
 def send(base: str, call) -> requests.Response:
     method, path, query, body, _ = call
-    return requests.request(method, base + path, params=query, json=body, timeout=30,
+    url = base.split("/plugin/")[0] + path if path.startswith("/") else base + path
+    return requests.request(method, url, params=query, json=body, timeout=30,
                             headers={"X-Kakao-AppUserId": "user-1"})  # fmt: skip
 
 

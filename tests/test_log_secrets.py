@@ -25,9 +25,11 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 
+from catalog.models import Product
 from catalog.services import option_tree_import
 from kakaoplugin.logging import RedactingFormatter, redact
 from kakaoplugin.services import api_key_create
+from merchant.models import ChatbotSkills
 from simulator import flows, scenarios
 from tests.conftest import ARTIFACTS, ROOT, _database_url, fake_environment
 
@@ -148,6 +150,7 @@ def _secrets(app, fake_state: dict, api_key: str) -> dict[str, str]:
     """Every secret and personal value the run used, by what it is."""
     found: dict[str, str] = {
         "plugin key": app.plugin_key,
+        "chatbot skill key": app.chatbot_skills.skill_key,
         "REST API key": app.rest_api_key,
         "KakaoPay admin key": app.kakaopay_admin_key,
         "KakaoPay secret key": app.kakaopay_secret_key,
@@ -205,6 +208,9 @@ def test_full_simulator_run_leaves_no_secret_in_any_log(server, kakao_app, fake_
         data=json.loads(DEMO_PRODUCT.read_text(encoding="utf-8")),
         product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
     )
+    # the chatbot scenario: skills for this app (their key is a secret too) and a product bought at once
+    Product.objects.create(code="CHAT-MUG", name="라이언 머그컵", price=12000, stock=100, max_quantity=5)
+    ChatbotSkills.objects.create(kakao_app=kakao_app)
     _key, api_key = api_key_create(kakao_app=kakao_app, name="simulator", scopes=["orders"])
     worker_log = ARTIFACTS / "celery-worker.log"
     worker_start = worker_log.stat().st_size if worker_log.exists() else 0
@@ -212,7 +218,7 @@ def test_full_simulator_run_leaves_no_secret_in_any_log(server, kakao_app, fake_
     out = io.StringIO()
     call_command("kakao_simulate", app=kakao_app.name, base=url, fake=fake_kakao.url, api_key=api_key, stdout=out)
     output = out.getvalue()
-    assert "7/7 scenarios passed" in output, output
+    assert "8/8 scenarios passed" in output, output
     time.sleep(1.0)  # the last access lines and the worker's last tasks
 
     secrets = _secrets(kakao_app, fake_kakao.state(), api_key)
