@@ -11,7 +11,9 @@ gunicorn (1 worker, gthread; Redis cache from BENCH_CACHE_URL) and sends ``--run
 1,000 rows for each way of naming a row (option path, sub-group + option id, SKU; ``set`` to new
 values each run, so every row is written) and one of 1,000 ``adjust`` rows, each with its own
 Idempotency-Key, timing each call from the client (keep-alive connection). Prints p50 / max per
-kind. ``--write`` puts the table into BENCHMARKS.md under "Stock PATCH (1,000 rows)".
+kind. With BENCH_BROKER_URL (a Redis URL; the deliveries are queued there, not sent) it also times
+calls that set all 1,000 options below the threshold (1,000 ``option.low_stock`` events recorded in
+the call) and back above it (1,000 re-arms). ``--write`` puts the table into BENCHMARKS.md under "Stock PATCH (1,000 rows)".
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def rows_for(kind: str, leaves: list[dict], rng: random.Random) -> list[dict]:
             return {"product_id": PRODUCT, "sub_group_id": leaf["sub_group_id"], "option_id": leaf["option_id"]}
         return {"sku": leaf["sku"]}
 
+    if kind.startswith("sku, 1,000"):
+        return [{"sku": leaf["sku"], "set": 3 if "crossings" in kind else 100} for leaf in leaves]
     if kind == "adjust (sku)":
         return [{"sku": leaf["sku"], "adjust": rng.choice((-1, 1))} for leaf in leaves]
     return [named(leaf) | {"set": rng.randint(50, 150)} for leaf in leaves]
@@ -85,6 +89,10 @@ def main() -> int:
     args = parser.parse_args()
 
     env = environment()
+    # a fixed key: the secrets stored by an earlier run (the webhook endpoint's) stay readable
+    env["FIELD_ENCRYPTION_KEY"] = "YmVuY2gtc3RvY2stcGF0Y2gtZmllbGQta2V5LTAwMDA="
+    # without a broker Celery runs eagerly: the deliveries would be sent inside the request
+    env["CELERY_BROKER_URL"] = os.environ.get("BENCH_BROKER_URL", "")
     prepare(env)
     plain, leaves = setup()
     assert len(leaves) == 1000, len(leaves)
@@ -98,7 +106,9 @@ def main() -> int:
         cwd=ROOT, env=os.environ | env, start_new_session=True,
     )  # fmt: skip
     rng = random.Random(16)
-    kinds = ("option_path", "sub_group_id + option_id", "sku", "adjust (sku)")
+    kinds: tuple[str, ...] = ("option_path", "sub_group_id + option_id", "sku", "adjust (sku)")
+    if env["CELERY_BROKER_URL"]:
+        kinds += ("sku, 1,000 low-stock crossings", "sku, 1,000 re-arms")
     timings: dict[str, list[float]] = {k: [] for k in kinds}
     try:
         deadline = time.monotonic() + 30

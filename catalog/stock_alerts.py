@@ -38,7 +38,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from kakaoplugin.models import KakaoApp, WebhookEndpoint
-from kakaoplugin.services import webhook_emit
+from kakaoplugin.services import webhook_emit_many
 
 from .models import Option, Product, ProductStockState
 from .selectors import option_paths
@@ -114,6 +114,7 @@ def stock_crossings_check(*, product_pks: Iterable[int] = (), option_pks: Iterab
             unsettled.add(p["pk"])
     if unsettled:
         _products_settle(sorted(unsettled), emitter)
+    emitter.flush()
 
 
 def _options_low(pks: list[int], emitter: _Emitter) -> None:
@@ -186,6 +187,7 @@ class _Emitter:
 
     def __init__(self) -> None:
         self._apps: list[tuple[KakaoApp, list]] | None = None
+        self._pending: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     def _subscribed(self, event_type: str) -> list[KakaoApp]:
         if self._apps is None:
@@ -195,14 +197,19 @@ class _Emitter:
             types: dict[int, list] = {}
             for app_pk, event_types in endpoints:
                 types.setdefault(app_pk, []).append(event_types or [])
-            apps = KakaoApp.objects.filter(pk__in=types).order_by("pk")
+            apps = KakaoApp.objects.filter(pk__in=types).order_by("pk").only("pk")  # no secrets decrypted
             self._apps = [(app, types[app.pk]) for app in apps]
         return [app for app, lists in self._apps if any(not t or event_type in t for t in lists)]
 
     def emit(self, event_type: str, *, subject: str, at: datetime, data: dict[str, Any]) -> None:
-        stamp = int(at.timestamp() * 1_000_000)
-        for app in self._subscribed(event_type):
-            webhook_emit(
-                kakao_app=app, event_type=event_type, data=data, livemode=True,
-                idempotency_key=f"{event_type}:{app.pk}:{subject}:{stamp}",
-            )  # fmt: skip
+        self._pending.setdefault(event_type, []).append((f"{subject}:{int(at.timestamp() * 1_000_000)}", data))
+
+    def flush(self) -> None:
+        """Record what was emitted: a few queries per app and type, whatever the number of events."""
+        for event_type, events in self._pending.items():
+            for app in self._subscribed(event_type):
+                webhook_emit_many(
+                    kakao_app=app, event_type=event_type, livemode=True,
+                    events=[(f"{event_type}:{app.pk}:{key}", data) for key, data in events],
+                )  # fmt: skip
+        self._pending.clear()

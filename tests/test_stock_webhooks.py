@@ -278,3 +278,42 @@ def test_admin_sets_the_threshold_and_the_save_announces_what_is_already_low(adm
     data["low_stock_threshold"] = ""
     assert admin_client.post(url, data).status_code == 302
     assert Option.objects.get(pk=a.pk).low_stock_notified_at is None
+
+
+@pytest.mark.django_db
+def test_many_crossings_in_one_write_cost_a_fixed_number_of_queries_and_all_arrive(
+    kakao_app, django_capture_on_commit_callbacks, eager_tasks
+):
+    receiver = Receiver()
+    try:
+        webhook_endpoint_create(kakao_app=kakao_app, url=receiver.url, event_types=[OPTION_LOW_STOCK])
+        product, options = _product("MANY", stocks=(10,) * 60, threshold=2)
+        rows = [{"sku": o.extra, "set": 1} for o in options]
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            with CaptureQueriesContext(connection) as queries:
+                stock_apply(rows=rows)
+        assert WebhookEvent.objects.filter(type=OPTION_LOW_STOCK).count() == 60
+        assert len(queries.captured_queries) < 45  # not ~8 per event
+        # 60 deliveries > WEBHOOK_BURST: one message, fanned out by the (here eager) worker
+        sent = [getattr(c, "args", [None])[0] for c in callbacks]
+        tasks = [m.task for m in sent if m is not None and hasattr(m, "task")]
+        assert tasks.count("kakaoplugin.tasks.deliver_webhooks") == 1
+        assert "kakaoplugin.tasks.deliver_webhook" not in tasks
+        assert len(receiver.received) == 60
+        ids = {json.loads(r["body"])["data"]["option"]["id"] for r in receiver.received}
+        assert ids == {o.option_id for o in options}
+        assert WebhookDelivery.objects.filter(status="delivered").count() == 60
+    finally:
+        receiver.close()
+
+
+@pytest.mark.django_db
+def test_emit_many_skips_keys_already_recorded(kakao_app, subscribed):
+    from kakaoplugin.services import webhook_emit, webhook_emit_many
+
+    first = webhook_emit(kakao_app=kakao_app, event_type="x.y", data={"n": 1}, idempotency_key="k1")
+    created = webhook_emit_many(kakao_app=kakao_app, event_type="x.y", events=[("k1", {"n": 2}), ("k2", {"n": 3}), ("k2", {"n": 4})])
+    assert [e.idempotency_key for e in created] == ["k2"]
+    assert WebhookEvent.objects.get(idempotency_key="k1").pk == first.pk
+    assert WebhookEvent.objects.get(idempotency_key="k2").payload["data"] == {"n": 3}
+    assert WebhookDelivery.objects.count() == 2  # one endpoint, two events
