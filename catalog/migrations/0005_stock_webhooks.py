@@ -2,6 +2,25 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.db.models import Count, Q
+
+
+def products_already_sold_out(apps, schema_editor):
+    """Products sold out before stock webhooks existed count as announced: the first write after
+    the upgrade does not send a burst of product.sold_out for old news."""
+    from django.utils import timezone
+
+    Product = apps.get_model("catalog", "Product")
+    Option = apps.get_model("catalog", "Option")
+    State = apps.get_model("catalog", "ProductStockState")
+    stocked = {
+        row["product_id"]: row["sellable"]
+        for row in Option.objects.filter(stock__isnull=False).values("product_id").annotate(sellable=Count("pk", filter=Q(stock__gt=0)))
+    }
+    own = set(Product.objects.filter(stock=0).values_list("pk", flat=True))
+    sold_out = {pk for pk, sellable in stocked.items() if sellable == 0} | (own - set(stocked))
+    now = timezone.now()
+    State.objects.bulk_create([State(product_id=pk, sold_out_at=now) for pk in sorted(sold_out)], batch_size=500)
 
 
 class Migration(migrations.Migration):
@@ -29,4 +48,5 @@ class Migration(migrations.Migration):
             name='low_stock_threshold',
             field=models.PositiveIntegerField(blank=True, help_text="Webhook option.low_stock when an option's (or, without options, the product's) live stock falls to this or below; once per crossing. Empty: never. 재고 부족 알림 기준", null=True),
         ),
+        migrations.RunPython(products_already_sold_out, migrations.RunPython.noop),
     ]
