@@ -100,11 +100,12 @@ def stock_crossings_check(*, product_pks: Iterable[int] = (), option_pks: Iterab
         _options_low(crossed, emitter)
     # 2. products: settled under their state row's lock when anything may differ from what was said
     unsettled = set()
+    moved = set(option_pks)
     stocked: dict[int, list[int]] = {}
     for pk, product, stock, _notified, _threshold, sold_out in rows:
         if stock is not None:
             stocked.setdefault(product, []).append(stock)
-        if option_pks and pk in option_pks and (stock == 0) != (sold_out is not None):
+        if pk in moved and (stock == 0) != (sold_out is not None):
             unsettled.add(product)
     for p in products:
         units = stocked.get(p["pk"])
