@@ -1,0 +1,55 @@
+"""Issue 12, item 5: the flash sale's money figures come from the fake's full state and our
+database, not from the buyers whose flow returned.
+
+Two buyers' approvals are answered late (the fake approves at once and answers after 8 s), and the
+buyers give up polling T4 after 4 s: their flows end in an error although they paid.  The report
+must still count their units, their paid orders, and no mismatch.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from catalog.models import Option
+from demo.services import flash_sale_product_set
+from kakaoplugin.services import api_key_create
+from orders.models import Order
+from simulator.http import Printer
+from simulator.load import flash_sale
+from simulator.target import Target
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_run_where_buyers_error_out_still_reports_the_true_figures(
+    celery_worker, kakao_app, live_server, fake_kakao, settings
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    product = flash_sale_product_set(stock=4)
+    _, api_key = api_key_create(kakao_app=kakao_app, name="sim", scopes=["orders"], created_by="test")
+    target = Target(base_url=live_server.url, plugin_key=kakao_app.plugin_key, fake_url=fake_kakao.url,
+                    rest_api_key=kakao_app.rest_api_key, api_key=api_key, t4_timeout=4.0)  # fmt: skip
+    fake_kakao.fault("approve", "delay", delay=8.0, times=2)  # approved at once, answered after 8 s
+    out = io.StringIO()
+    report = flash_sale(target, Printer(out.write, tty=False), buyers=10, stock=4, product_id=product.code,
+                        settle_timeout=60)  # fmt: skip
+    output = out.getvalue()
+
+    # the truth, independently: the fake's state and the database
+    tids = fake_kakao.state()["kakaopay"]["tids"]
+    charged = [t for t in tids.values() if t["status"] == "SUCCESS_PAYMENT"]
+    paid = Order.objects.filter(kakao_app=kakao_app, status=Order.Status.PAID)
+    wait_until(lambda: paid.count() == 4, timeout=30, message="the late approvals to settle")
+    assert len(charged) == 4, output
+    assert Option.objects.get(product=product).stock == 0
+
+    assert report.errors == 2, output  # two buyers gave up on T4 ...
+    assert report.successes == 2  # ... so only two were told S
+    assert report.charged_units == 4 and "units charged:   4 of 4" in output  # but four paid
+    assert report.paid_orders == 4 and report.unsettled == 0
+    assert report.oversold == 0 and report.double_charges == 0 and report.mismatches == 0, report.problems
+    # what fails the run is the buyers who got no answer, not the money
+    assert report.problems == ["2 buyers got no usable answer (transport error or 5xx)", "2 successes, expected 4"]
