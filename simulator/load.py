@@ -18,6 +18,11 @@ whose flow broke may have paid all the same; see :mod:`simulator.tally`):
 - **unsettled orders**: orders of the run still approving or refunding in our database (or held
   after the buyer authorized) once ``settle_timeout`` has passed: must be 0;
 - errors: transport errors and 5xx answers (a server that cannot answer is a failure too);
+- **plugin answers**: how many of our plugin paths' answers were not a JSON envelope (must be 0),
+  were 5xx (503 with ``Retry-After`` counted apart) or no answer at all;
+- **errors for calls that took effect**: a buyer whose payment T2 or T3 got an error (or nothing)
+  although our database holds its effect (T2: the order has its tid; T3: the order went on to be
+  approved): must be 0;
 - the stock left as option T1 shows it afterwards (must be M − units sold);
 - latency percentiles per step and per buyer (first request to T4's final answer).
 """
@@ -35,7 +40,7 @@ from datetime import UTC, datetime
 from .flows import Buyer, Payment, Refused, option_lookup, option_select, pay
 from .http import Channel, Printer, ScenarioFailed, Timings, percentile
 from .options import NoChoice, choose
-from .tally import tally
+from .tally import Tally, tally
 from .target import Target
 
 
@@ -61,6 +66,8 @@ class LoadReport:
     charged_units: int = 0
     paid_orders: int | None = None  # our database (None: no merchant API key to read it)
     unsettled: int = 0
+    effect_errors: int = 0  # error answers for calls that took effect
+    answers: Counter = field(default_factory=Counter)  # what the plugin paths answered (Timings.answers)
     stock_left: int | None = None
     reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -180,7 +187,7 @@ def flash_sale(
         t.start()
     for t in threads:
         t.join()
-    report = LoadReport(buyers=buyers, stock=stock, seconds=time.monotonic() - started)
+    report = LoadReport(buyers=buyers, stock=stock, seconds=time.monotonic() - started, answers=timings.answers)
     _count(target, report, outcomes, product_id, people=people, since=since, settle_timeout=settle_timeout)
     _print(printer, report, outcomes, timings)
     return report
@@ -213,6 +220,10 @@ def _count(
     report.mismatches = len(wrong) + len(truth.problems)
     for problem in truth.problems[:5]:
         report.problems.append(problem)
+    if truth.orders is not None:
+        report.effect_errors = len(_took_effect(outcomes, truth))
+    if truth.unreadable:
+        report.problems.append(truth.unreadable)
 
     reader = Channel(target)
     try:
@@ -230,7 +241,11 @@ def _count(
     if report.double_charges:
         report.problems.append(f"{report.double_charges} orders charged or approved more than once")
     if report.mismatches:
-        report.problems.append(f"{report.mismatches} buyers told another outcome than KakaoPay holds")
+        report.problems.append(f"{report.mismatches} answers or orders disagree with what KakaoPay holds")
+    if report.answers["non_json"]:
+        report.problems.append(f"{report.answers['non_json']} plugin answers were not a JSON envelope")
+    if report.effect_errors:
+        report.problems.append(f"{report.effect_errors} buyers got an error for a call that took effect")
     if report.unsettled:
         report.problems.append(f"{report.unsettled} orders still approving or refunding after {settle_timeout:.0f} s")
     if report.errors:
@@ -241,6 +256,26 @@ def _count(
         report.problems.append(
             f"option T1 shows {report.stock_left} left, expected {report.stock - report.charged_units}"
         )
+
+
+def _took_effect(outcomes: list[Outcome], truth: Tally) -> list[Outcome]:
+    """Buyers whose payment T2 or T3 got an error or no answer although it took effect."""
+    latest: dict[str, dict] = {}
+    for order in sorted(truth.orders or [], key=lambda o: o.get("created_at") or ""):
+        latest[order.get("relay_id")] = order
+    found = []
+    for o in outcomes:
+        if o.status != "error":
+            continue
+        order = latest.get(o.buyer.relay_id) or {}
+        step = o.reason.split(":", 1)[0]
+        if step == "payment T2" and order.get("tid"):
+            found.append(o)
+        elif step.startswith("payment T3") and (
+            order.get("status") in ("approving", "paid", "refunding") or truth.charged(order.get("tid"))
+        ):
+            found.append(o)
+    return found
 
 
 def _print(printer: Printer, report: LoadReport, outcomes: list[Outcome], timings: Timings) -> None:
@@ -258,6 +293,13 @@ def _print(printer: Printer, report: LoadReport, outcomes: list[Outcome], timing
     line(
         f"  stock left:      {report.stock_left if report.stock_left is not None else '-'}  (option T1 after the sale)"
     )
+    a = report.answers
+    line(f"  plugin answers:  {a['plugin']}  (non-JSON {a['non_json']}, 5xx {a['5xx']} of which 503 with "
+         f"Retry-After {a['503_retry_after']}; no answer {a['no_answer']})")  # fmt: skip
+    for example in timings.examples[:3]:
+        line(f"                   not JSON: {example}")
+    if report.paid_orders is not None:
+        line(f"  errors for calls that took effect: {report.effect_errors}  (payment T2/T3)")
     line(f"  oversold units:  {report.oversold}")
     line(f"  double charges:  {report.double_charges}")
     line(f"  answer mismatches: {report.mismatches}  (told S but not charged, or told F but charged)")

@@ -39,6 +39,7 @@ class Tally:
     charged_units: int = 0
     double_charges: int = 0
     problems: list[str] = field(default_factory=list)  # mismatches between the fake and the database
+    unreadable: str = ""  # why our database could not be read (then ``orders`` is None)
 
     def charged(self, tid: str | None) -> bool:
         return bool(tid) and (self.tids.get(tid) or {}).get("status") in CHARGED
@@ -59,7 +60,12 @@ def tally(target: Target, *, buyer_ids: set[str], relay_ids: set[str], since: da
         deadline = time.monotonic() + settle_timeout
         while True:
             t.tids = _run_tids(fake, buyer_ids)
-            t.orders = run_orders(target, relay_ids=relay_ids, since=since)
+            try:
+                t.orders = run_orders(target, relay_ids=relay_ids, since=since)
+            except requests.RequestException as exc:
+                t.orders = None
+                t.unreadable = f"the merchant API's order list could not be read: {exc.__class__.__name__}"
+                break
             t.unsettled = sorted(o["partner_order_id"] for o in t.orders if _in_progress(o, t))
             if not t.unsettled or time.monotonic() >= deadline:
                 break

@@ -51,5 +51,6 @@ def test_a_run_where_buyers_error_out_still_reports_the_true_figures(
     assert report.charged_units == 4 and "units charged:   4 of 4" in output  # but four paid
     assert report.paid_orders == 4 and report.unsettled == 0
     assert report.oversold == 0 and report.double_charges == 0 and report.mismatches == 0, report.problems
+    assert report.answers["non_json"] == 0 and report.effect_errors == 0  # T4 gave up, T2/T3 answered fine
     # what fails the run is the buyers who got no answer, not the money
     assert report.problems == ["2 buyers got no usable answer (transport error or 5xx)", "2 successes, expected 4"]
