@@ -15,8 +15,8 @@ whose flow broke may have paid all the same; see :mod:`simulator.tally`):
 - **answer mismatches**: a buyer told S who holds no charge, or told F who holds one; an order our
   database (the merchant API's order list) has paid that KakaoPay does not hold charged, or failed
   that it does; a charge no order of ours knows: must be 0;
-- **unsettled orders**: orders of the run still approving or refunding in our database (or held
-  after the buyer authorized) once ``settle_timeout`` has passed: must be 0;
+- **unsettled orders**: orders of the run our database still has W (T4) or refunding once
+  ``settle_timeout`` has passed: must be 0;
 - errors: transport errors and 5xx answers (a server that cannot answer is a failure too);
 - **plugin answers**: how many of our plugin paths' answers were not a JSON envelope (must be 0),
   were 5xx (503 with ``Retry-After`` counted apart) or no answer at all;
@@ -247,7 +247,7 @@ def _count(
     if report.effect_errors:
         report.problems.append(f"{report.effect_errors} buyers got an error for a call that took effect")
     if report.unsettled:
-        report.problems.append(f"{report.unsettled} orders still approving or refunding after {settle_timeout:.0f} s")
+        report.problems.append(f"{report.unsettled} orders not settled (T4 W, or refunding) after {settle_timeout:.0f} s")
     if report.errors:
         report.problems.append(f"{report.errors} buyers got no usable answer (transport error or 5xx)")
     if report.successes != report.expected_successes:
@@ -289,7 +289,7 @@ def _print(printer: Printer, report: LoadReport, outcomes: list[Outcome], timing
     line(f"  units charged:   {report.charged_units} of {report.stock}  (KakaoPay's full state, net of cancels)")
     if report.paid_orders is not None:
         line(f"  orders paid:     {report.paid_orders}  (our database, merchant API)")
-        line(f"  unsettled:       {report.unsettled}  (still approving or refunding)")
+        line(f"  unsettled:       {report.unsettled}  (T4 still W, or a refund owed)")
     line(
         f"  stock left:      {report.stock_left if report.stock_left is not None else '-'}  (option T1 after the sale)"
     )

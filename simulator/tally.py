@@ -7,8 +7,8 @@ the figures come from
 - **the fake KakaoPay's full state** (its control endpoints): every tid whose ``partner_user_id`` is
   one of the run's buyers, whatever became of the buyer, and every approve call it received for them;
 - **our database**, through the merchant API's order list (``GET /api/v1/orders``, the run's relay
-  ids): every order of the run and its status, after waiting (up to ``settle_timeout``) until none
-  is still on the money path (approving, refunding, or held after the buyer authorized at KakaoPay).
+  ids): every order of the run and its status, after waiting (up to ``settle_timeout``) until each
+  is settled (T4 S, F or C, and no compensating cancel owed).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Tally:
     tids: dict[str, dict] = field(default_factory=dict)  # the run's tids at the fake
     approve_calls: Counter = field(default_factory=Counter)  # per partner_order_id
     orders: list[dict] | None = None  # the run's orders in our database (None: no merchant API key)
-    unsettled: list[str] = field(default_factory=list)  # partner_order_ids still on the money path
+    unsettled: list[str] = field(default_factory=list)  # partner_order_ids not settled after the wait
     charged_units: int = 0
     double_charges: int = 0
     problems: list[str] = field(default_factory=list)  # mismatches between the fake and the database
@@ -99,11 +99,8 @@ def _run_tids(fake: FakeControl, buyer_ids: set[str]) -> dict[str, dict]:
 
 
 def _in_progress(order: dict, t: Tally) -> bool:
-    """On the money path: ours to finish (the buyer authorized at KakaoPay, or more)."""
-    if order.get("status") in MONEY_PATH:
-        return True
-    authorized = (t.tids.get(order.get("tid")) or {}).get("status") == "AUTH_PASSWORD"
-    return order.get("status") == "held" and authorized
+    """Not settled yet: T4 still answers W, or a compensating cancel is owed."""
+    return order.get("order_status") == "W" or order.get("status") in MONEY_PATH
 
 
 def _database_against_fake(t: Tally) -> list[str]:

@@ -101,8 +101,10 @@ class Stack:
             "SECURE_SSL_REDIRECT": "false",  # TLS ends at a proxy in production; here plain HTTP
             "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"fault-suite-fernet-key-32-bytes!").decode(),
             "PUBLIC_BASE_URL": self.base_url, "VAR_DIR": str(self.tmp / "var"), "PYTHONUNBUFFERED": "1",
-            # the reconciler window: a dead runner's lease, a stalled approval
+            # the reconciler window: a dead runner's lease, a stalled approval; and how long a buyer
+            # who left (no pg_token) holds stock or a pending order stays W, until the sweeper fails it
             "PAYMENT_LEASE_SECONDS": "15", "PAYMENT_STALLED_SECONDS": "10",
+            "PAYMENT_HOLD_SECONDS": "45", "PAYMENT_PENDING_TTL_SECONDS": "45",
             "GUNICORN_BIND": f"127.0.0.1:{self.web_port}",
             "GUNICORN_WORKERS": os.environ.get("FAULTS_GUNICORN_WORKERS", "2"),
             "GUNICORN_THREADS": os.environ.get("FAULTS_GUNICORN_THREADS", "4"),
@@ -256,10 +258,25 @@ class Stack:
 
     # --- the faults --------------------------------------------------------------------------------
 
+    def plugin_ok(self) -> bool:
+        """A plugin path that reads the database (the gate's app lookup, T4's order read) answers a
+        JSON envelope, not a 5xx."""
+        try:
+            r = requests.get(f"{self.base_url}/plugin/{PLUGIN_KEY}/order/status", params={"order_id": "po_probe"},
+                             timeout=5)  # fmt: skip
+            return r.status_code < 500 and isinstance(r.json(), dict)
+        except (requests.RequestException, ValueError):
+            return False
+
     def _back(self, started: float, down: float) -> dict[str, float]:
+        """Once the component is back: how long until /readyz, and how many of the next 40 plugin
+        calls (one at a time, spread over gunicorn's threads) still failed (stale connections)."""
         back = time.monotonic()
         ready = wait_for(self.ready, timeout=120, interval=0.1, what="/readyz after the fault")
-        return {"down_s": round(back - started, 1), "ready_after_back_s": round(ready, 1), "outage_planned_s": down}
+        probes = [self.plugin_ok() for _ in range(40)]
+        ok = wait_for(self.plugin_ok, timeout=120, interval=0.1, what="a plugin path after the fault")
+        return {"down_s": round(back - started, 1), "outage_planned_s": down, "ready_after_back_s": round(ready, 1),
+                "plugin_failures_of_next_40": probes.count(False), "plugin_ok_after_probes_s": round(ok, 1)}  # fmt: skip
 
     def restart_postgres(self, down: float = 5.0) -> dict[str, float]:
         started = time.monotonic()
