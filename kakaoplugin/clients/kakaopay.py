@@ -271,6 +271,10 @@ class _DeadlineExceeded(Exception):
     pass
 
 
+class _AnswerTooLarge(Exception):
+    pass
+
+
 def _read_within(resp: requests.Response, started: float, deadline: float) -> bytes:
     """The body, read in chunks against the call's clock (and at most ``MAX_ANSWER_BYTES``)."""
     chunks: list[bytes] = []
@@ -281,7 +285,7 @@ def _read_within(resp: requests.Response, started: float, deadline: float) -> by
         if time.monotonic() - started > deadline:
             raise _DeadlineExceeded(f"answer still arriving after {deadline:g} s")
         if size > MAX_ANSWER_BYTES:
-            raise _DeadlineExceeded(f"answer larger than {MAX_ANSWER_BYTES} bytes")
+            raise _AnswerTooLarge(f"answer larger than {MAX_ANSWER_BYTES} bytes")
     return b"".join(chunks)
 
 
@@ -410,7 +414,7 @@ class KakaoPayClient:
                 f"KakaoPay {op} timed out: {exc}", timed_out=True, op=op, request=shown,
                 duration_ms=_ms(started), response={"error": exc.__class__.__name__.lstrip("_")},
             ) from exc  # fmt: skip
-        except (requests.RequestException, OSError) as exc:
+        except (requests.RequestException, OSError, _AnswerTooLarge) as exc:
             if watch.fired:  # our watchdog cut it: held or trickled past the deadline
                 raise KakaoPayUnavailable(
                     f"KakaoPay {op} exceeded its {deadline:g} s deadline", timed_out=True, op=op, request=shown,
@@ -418,7 +422,7 @@ class KakaoPayClient:
                 ) from exc  # fmt: skip
             raise KakaoPayUnavailable(
                 f"KakaoPay {op} failed: {exc.__class__.__name__}", op=op, request=shown,
-                duration_ms=_ms(started), response={"error": exc.__class__.__name__},
+                duration_ms=_ms(started), response={"error": exc.__class__.__name__.lstrip("_")},
             ) from exc  # fmt: skip
         duration = _ms(started)
         try:
