@@ -38,19 +38,22 @@ def test_a_run_where_buyers_error_out_still_reports_the_true_figures(
                         settle_timeout=60)  # fmt: skip
     output = out.getvalue()
 
-    # the truth, independently: the fake's state and the database
+    # the truth, independently: the fake's state (reset for this test) and the database, once
+    # nothing is on the money path any more
+    wait_until(lambda: not Order.objects.filter(status__in=["approving", "refunding"]).exists(), timeout=60,
+               message="the late approvals to settle")  # fmt: skip
     tids = fake_kakao.state()["kakaopay"]["tids"]
-    charged = [t for t in tids.values() if t["status"] == "SUCCESS_PAYMENT"]
-    paid = Order.objects.filter(kakao_app=kakao_app, status=Order.Status.PAID)
-    wait_until(lambda: paid.count() == 4, timeout=30, message="the late approvals to settle")
-    assert len(charged) == 4, output
-    assert Option.objects.get(product=product).stock == 0
+    charged = sum(t["quantity"] for t in tids.values() if t["status"] == "SUCCESS_PAYMENT")
+    paid = Order.objects.filter(kakao_app=kakao_app, status=Order.Status.PAID).count()
+    statuses = sorted(Order.objects.values_list("status", flat=True))
+    assert 0 < charged <= 4 and paid == charged, (statuses, output)
+    assert Option.objects.get(product=product).stock == 4 - paid - Order.objects.filter(status="held").count()
 
-    assert report.errors == 2, output  # two buyers gave up on T4 ...
-    assert report.successes == 2  # ... so only two were told S
-    assert report.charged_units == 4 and "units charged:   4 of 4" in output  # but four paid
-    assert report.paid_orders == 4 and report.unsettled == 0
+    # buyers errored out although they paid (the two answered late gave up on T4) ...
+    assert report.errors >= 2 and report.successes < charged, output
+    # ... and the report still has the true figures
+    assert report.charged_units == charged and f"units charged:   {charged} of 4" in output
+    assert report.paid_orders == paid and report.unsettled == 0
     assert report.oversold == 0 and report.double_charges == 0 and report.mismatches == 0, report.problems
     assert report.answers["non_json"] == 0 and report.effect_errors == 0  # T4 gave up, T2/T3 answered fine
-    # what fails the run is the buyers who got no answer, not the money
-    assert report.problems == ["2 buyers got no usable answer (transport error or 5xx)", "2 successes, expected 4"]
+    assert f"{report.errors} buyers got no usable answer (transport error or 5xx)" in report.problems
