@@ -6,7 +6,10 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=false SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
-    python manage.py collectstatic --noinput -v0 && chown -R app /app
+    python manage.py collectstatic --noinput -v0 && chown -R app /app \
+    && mkdir -p /data/media && chown app /data/media
+# /data/media is the media volume's mount point: a new named volume takes this owner, so the app
+# user can write secure images into it.
 USER app
 EXPOSE 8000
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"]

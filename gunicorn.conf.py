@@ -8,4 +8,22 @@ worker_class = "gthread"
 timeout = 30
 accesslog = "-"
 logger_class = "kakaoplugin.gunicorn_logging.RedactingLogger"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Gunicorn believes X-Forwarded-Proto (wsgi.url_scheme) only from the proxies Django believes
+# X-Forwarded-For from: the same TRUSTED_PROXY_CIDRS (default: nobody). The socket's peer is
+# what the access log's %(h)s shows.
+forwarded_allow_ips = ",".join(c.strip() for c in os.environ.get("TRUSTED_PROXY_CIDRS", "").split(",") if c.strip())
+
+# Metrics (kakaoplugin.metrics): every gunicorn process writes its counters into one directory, so
+# one scrape of /metrics sees them all. A fresh directory per start unless the operator names one
+# (then it must be emptied before the start, and may be shared with a worker on the same host).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kakaoplugin-metrics-")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

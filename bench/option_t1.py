@@ -49,7 +49,6 @@ def environment() -> dict[str, str]:
         "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
-        "TRUSTED_PROXY_COUNT": "0",
         "LOG_LEVEL": "WARNING",
     }
 

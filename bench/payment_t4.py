@@ -104,7 +104,7 @@ def main() -> None:
 
     from kakaoplugin.models import KakaoApp
     from orders.models import Order
-    from tests.test_payment_kit import Buyer, make_product, make_sheet
+    from tests.test_payment_kit import Buyer, browser_path, make_product, make_sheet
 
     stamp = str(int(time.time()))
     app = KakaoApp.objects.create(
@@ -172,8 +172,9 @@ def main() -> None:
             b.authorize()
             assert b.t2() == {"status": 200}
             started = time.perf_counter()
-            answer = http_get(plugin_base + "kakaopay/approval", {
-                "partner_order_id": b.partner_order_id, "partner_user_id": user, "pg_token": b.pg_token})  # fmt: skip
+            # KakaoPay's approval redirect: the buyer's browser follows T1's approval_url (no plugin key)
+            answer = http_get(browser_path(b.t1_data["approval_url"], partner_order_id=b.partner_order_id,
+                                           partner_user_id=user, pg_token=b.pg_token))  # fmt: skip
             assert answer == {"status": 200}, answer
             while True:
                 status = http_get(plugin_base + "order/status", {"order_id": b.partner_order_id}, user)["data"]["order_status"]

@@ -3,7 +3,10 @@
 - ``callbacks/profile|location|secure-image``: Kakao's OTP callbacks (CONTRACTS sections 1, 3, 4).
   Stored first, then answered ``{"status": 200}``; a body or OTP URL we refuse is a 400 envelope
   (stored as rejected, nothing fetched).
-- ``kakaosync/redirect``: Kakao Sync's plugin redirect URI, a browser page (CONTRACTS section 2).
+- ``/sync/<app id>/redirect``: Kakao Sync's plugin redirect URI, a browser page (CONTRACTS
+  section 2). Outside the plugin key (a browser follows it) and fixed per app (it is registered in
+  Kakao Developers); the ``state`` we issued (:func:`services.kakaosync_state_issue`) authorises
+  each visit.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kakaoplugin import envelope
+from kakaoplugin import browser_tokens, envelope
 from kakaoplugin.gate import client_ip
-from kakaoplugin.plugin_paths import plugin_url
+from kakaoplugin.plugin_paths import kakaosync_redirect_url
 
 from . import services
 from .models import CallbackKind
@@ -57,12 +60,15 @@ def _page(request: HttpRequest, template: str, context: dict, status: int = 200)
 
 
 @require_GET
-def kakaosync_redirect(request: HttpRequest, plugin_key: str) -> HttpResponse:
+def kakaosync_redirect(request: HttpRequest, ref: str) -> HttpResponse:
     """Kakao sends the browser here with ``code`` (and ``state``, ``continue``) after consent."""
     app = request.kakao_app
     if request.GET.get("error"):
         reason = request.GET.get("error_description") or request.GET.get("error")
         return _page(request, "callbacks/kakaosync_error.html", {"message": "가입이 취소되었습니다.", "detail": reason[:200]}, 400)
+    refused = services.kakaosync_state_refusal(kakao_app=app, state=request.GET.get("state", ""))
+    if refused is not None:
+        return _page(request, "callbacks/kakaosync_error.html", {"message": refused}, 400)
     code = request.GET.get("code", "")
     if not code or len(code) > 1000:
         return _page(request, "callbacks/kakaosync_error.html", {"message": "인증 코드가 없습니다 (no code)."}, 400)
@@ -72,9 +78,9 @@ def kakaosync_redirect(request: HttpRequest, plugin_key: str) -> HttpResponse:
         services.kakaosync_signup(
             kakao_app=app,
             code=code,
-            state=request.GET.get("state", ""),
+            state=browser_tokens.state_reference(request.GET.get("state", "")),  # not the credential itself
             continue_url=continue_url,
-            redirect_uri=plugin_url(base, plugin_key, "kakaosync_redirect"),
+            redirect_uri=kakaosync_redirect_url(base, app.pk),
             source_ip=client_ip(request),
         )
     except services.SignupRefused as exc:

@@ -9,6 +9,19 @@ class CallbacksConfig(AppConfig):
     def ready(self) -> None:
         from celery.schedules import crontab
 
+        from kakaoplugin.metrics import register_state_source
+
+        from .metrics import callback_state
+
+        register_state_source(callback_state)
+
+        from kakaoplugin.gate import register_browser_area
+        from kakaoplugin.plugin_paths import SYNC_ACTIONS, SYNC_AREA
+        from kakaoplugin.selectors import kakao_app_for_sync_ref
+
+        # Kakao Sync's redirect URI, followed by the buyer's browser: /sync/<app id>/redirect
+        register_browser_area(SYNC_AREA, resolve=kakao_app_for_sync_ref, actions=SYNC_ACTIONS, pages=True)
+
         # Daily at 03:30 Korean time (18:30 UTC): personal data and raw payloads past retention.
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "callbacks-retention-purge",
@@ -18,5 +31,5 @@ class CallbacksConfig(AppConfig):
         # expired once Kakao's URLs have stopped working (they live about 10 minutes).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "callbacks-secure-images-sweep",
-            {"task": "callbacks.secure_images_sweep", "schedule": 60.0},
+            {"task": "callbacks.secure_images_sweep", "schedule": settings.PERIODIC_SWEEP_SECONDS},
         )

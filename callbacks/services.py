@@ -23,7 +23,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from kakaoplugin import browser_tokens
 from kakaoplugin.clients import kakao_login, otp
+from kakaoplugin.log_context import bind as bind_log_context
+from kakaoplugin.metrics import CALLBACK_FETCHES
 from kakaoplugin.models import Customer, KakaoApp
 from kakaoplugin.services import customer_get_or_create
 
@@ -156,6 +159,7 @@ def callback_receive(
         event.save()
         return Received(event, None)
 
+    bind_log_context(callback_event_id=event.pk)  # on this request's lines and on its fetch task's
     _enqueue_fetch(event.pk)
     return Received(event, None)
 
@@ -204,6 +208,7 @@ def callback_event_process(*, event_id: int, final_attempt: bool = False) -> str
 
     Raises :class:`TryAgain` on a temporary failure when attempts remain.
     """
+    bind_log_context(callback_event_id=event_id)
     with transaction.atomic():
         event = CallbackEvent.objects.select_for_update().select_related("kakao_app").get(pk=event_id)
         if event.status in DONE:
@@ -223,10 +228,12 @@ def callback_event_process(*, event_id: int, final_attempt: bool = False) -> str
             result = otp.fetch_otp(event.otp_url, event.kind, rest_api_key=event.kakao_app.rest_api_key)
         except (otp.UrlRefused, otp.FetchError) as exc:
             temporary = isinstance(exc, otp.FetchError) and exc.temporary
+            CALLBACK_FETCHES.labels(event.kind, "retry" if temporary and not final_attempt else "failed").inc()
             _attempt_failed(event, attempt, exc, retry=temporary and not final_attempt)
             if temporary and not final_attempt:
                 raise TryAgain(str(exc)) from exc
             return CallbackEvent.Status.FAILED
+        CALLBACK_FETCHES.labels(event.kind, "ok").inc()
         with transaction.atomic():
             FetchAttempt.objects.filter(pk=attempt.pk).update(
                 finished_at=timezone.now(), http_status=result.status, ok=True
@@ -483,6 +490,7 @@ def _download_one(image: SecureImage, expire: datetime | None, final_attempt: bo
     try:
         result = otp.fetch_image(image.source_url, max_bytes=settings.SECURE_IMAGE_MAX_BYTES)
     except otp.UrlRefused as exc:
+        CALLBACK_FETCHES.labels("secure_image_file", "failed").inc()
         image.status = SecureImage.Status.FAILED
         image.error = f"URL refused: {exc}"
         image.save(update_fields=["status", "error"])
@@ -490,11 +498,14 @@ def _download_one(image: SecureImage, expire: datetime | None, final_attempt: bo
     except otp.FetchError as exc:
         image.error = str(exc)[:2000]
         if exc.temporary and not final_attempt:
+            CALLBACK_FETCHES.labels("secure_image_file", "retry").inc()
             image.save(update_fields=["error"])
             return True
+        CALLBACK_FETCHES.labels("secure_image_file", "failed").inc()
         image.status = SecureImage.Status.FAILED
         image.save(update_fields=["status", "error"])
         return False
+    CALLBACK_FETCHES.labels("secure_image_file", "ok").inc()
     image.file.save(result.extension, ContentFile(result.content), save=False)
     image.content_type = result.content_type
     image.bytes = len(result.content)
@@ -603,6 +614,27 @@ class SignupRefused(Exception):
         super().__init__(message)
         self.message = message
         self.signup = signup
+
+
+KAKAOSYNC_STATE_PURPOSE = "kakaosync"
+MSG_BAD_STATE = "가입 요청이 유효하지 않거나 만료되었습니다. 채팅방에서 다시 시도해 주세요. (invalid or expired sign-up request)"
+
+
+def kakaosync_state_issue(*, kakao_app: KakaoApp) -> str:
+    """A ``state`` for one launch of the app's Kakao Sync plugin: the redirect URI is fixed per
+    app, so this is what authorises a visit (valid ``KAKAOSYNC_STATE_MAX_AGE_SECONDS``)."""
+    return browser_tokens.state_issue(purpose=KAKAOSYNC_STATE_PURPOSE, app_id=kakao_app.pk)
+
+
+def kakaosync_state_refusal(*, kakao_app: KakaoApp, state: str) -> str | None:
+    """None when ``state`` is one we issued for this app and still valid; else the buyer's message."""
+    why = browser_tokens.state_check(
+        state, purpose=KAKAOSYNC_STATE_PURPOSE, app_id=kakao_app.pk, max_age=settings.KAKAOSYNC_STATE_MAX_AGE_SECONDS
+    )
+    if why is None:
+        return None
+    logger.info("Kakao Sync redirect refused for app %s: %s", kakao_app.pk, why)
+    return MSG_BAD_STATE
 
 
 def kakao_account_fields(me: dict[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,7 @@ class OptionForm(forms.ModelForm):
 
     class Meta:
         model = Option
-        fields = ("option_id", "value", "add_price", "stock", "min_quantity", "max_quantity", "extra", "position")
+        fields = ("option_id", "value", "add_price", "stock", "test_stock", "min_quantity", "max_quantity", "extra", "position")
 
     def __init__(self, *args, tree=None, parent=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,7 +173,10 @@ class OptionInline(TreeInlineMixin, nested_admin.NestedTabularInline):
     extra = 0
     sortable_field_name = "position"
     template = "admin/catalog/product/option_inline.html"
-    fields = ("option_id", "value", "add_price", "stock", "min_quantity", "max_quantity", "extra", "next_sub_group", "position")
+    fields = (
+        "option_id", "value", "add_price", "stock", "test_stock", "min_quantity", "max_quantity", "extra",
+        "next_sub_group", "position",
+    )  # fmt: skip
 
 
 class SubGroupInline(TreeInlineMixin, nested_admin.NestedStackedInline):
@@ -246,8 +249,9 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
     change_form_template = "admin/catalog/product/change_form.html"
     fieldsets = (
         (None, {"fields": ("code", "name", "on_sale", "kind")}),
-        ("Price and quantity", {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), "stock")}),
+        ("Price and quantity", {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), ("stock", "test_stock"))}),
         ("Payment", {"fields": ("tax_type", "needs_shipping", "product_url")}),
+        ("Chatbot card", {"fields": ("image", "category", "list_price")}),
     )
 
     @admin.display(description="tools")

@@ -21,7 +21,8 @@ def option_tree(request: HttpRequest, plugin_key: str) -> HttpResponse:
     code = request.GET.get("id", "")
     if not code:
         return fail(400, "필수 항목이 없습니다: id (missing product id)", http_status=400)
-    body = t1_body_cached(code) if len(code) <= LEN["product_id"] else None
+    livemode = request.kakao_app.livemode  # a test app's T1 shows the test stock its orders use
+    body = t1_body_cached(code, livemode=livemode) if len(code) <= LEN["product_id"] else None
     if body is None:
         return fail(404, f"상품을 찾을 수 없습니다: {code[:100]} (unknown product)", http_status=404)
     return HttpResponse(body, content_type=JSON_CONTENT_TYPE)

@@ -2,6 +2,10 @@
 
 Whatever changes a product's tree or stock calls :func:`invalidate_products`.
 
+A test app's T1 shows the test stock (``Option.test_stock``): its body differs, so it has its own
+entry (``tree_key(code, livemode=False)``) under the product's one generation: an invalidation
+makes both stale at once.
+
 Each product has a *generation* (a random token in the shared cache) and an entry
 ``(generation, body bytes)``.  Invalidation writes a new generation and deletes the entry; an entry
 is served only while its generation is the current one.  So a cold T1 that read the database just
@@ -32,8 +36,8 @@ def _safe(product_code: str) -> str:
     return quote(product_code, safe=":-_.")
 
 
-def tree_key(product_code: str) -> str:
-    return f"catalog:t1:{_safe(product_code)}"
+def tree_key(product_code: str, *, livemode: bool = True) -> str:
+    return f"catalog:t1:{_safe(product_code)}" if livemode else f"catalog:t1test:{_safe(product_code)}"
 
 
 def generation_key(product_code: str) -> str:
@@ -98,41 +102,42 @@ def _generations_renew(codes: list[str]) -> None:
 
 
 LOCAL_MAX_BYTES = 64 * 1024 * 1024
-_local: dict[str, tuple[str, bytes]] = {}
+_local: dict[tuple[str, bool], tuple[str, bytes]] = {}  # (product code, livemode) → entry
 _local_bytes = 0
 
 
-def _keep_local(product_code: str, generation: str, body: bytes) -> None:
+def _keep_local(local_key: tuple[str, bool], generation: str, body: bytes) -> None:
     global _local_bytes
     if _local_bytes + len(body) > LOCAL_MAX_BYTES:
         _local.clear()
         _local_bytes = 0
-    old = _local.get(product_code)
-    _local[product_code] = (generation, body)
+    old = _local.get(local_key)
+    _local[local_key] = (generation, body)
     _local_bytes += len(body) - (len(old[1]) if old else 0)
 
 
-def cached_body(product_code: str) -> tuple[bytes | None, str]:
+def cached_body(product_code: str, *, livemode: bool = True) -> tuple[bytes | None, str]:
     """``(body, generation)``: the T1 body when a current one is cached (else None), and the
     generation a cold read must store its body under (read it BEFORE reading the database)."""
     generation = _generation(product_code)
     if generation is None:  # never invalidated, or evicted: start one (no entry can match it yet)
         return None, _generation_start(product_code)
-    local = _local.get(product_code)
+    local = _local.get((product_code, livemode))
     if local is not None and local[0] == generation:
         return local[1], generation
-    entry = cache.get(tree_key(product_code))
+    entry = cache.get(tree_key(product_code, livemode=livemode))
     if entry is not None and entry[0] == generation:
-        _keep_local(product_code, generation, entry[1])
+        _keep_local((product_code, livemode), generation, entry[1])
         return entry[1], generation
     return None, generation
 
 
-def store_body(product_code: str, generation: str | None, body: bytes) -> None:
+def store_body(product_code: str, generation: str | None, body: bytes, *, livemode: bool = True) -> None:
     if generation is None:
         return
-    cache.set(tree_key(product_code), (generation, body), timeout=settings.CATALOG_T1_CACHE_SECONDS)
-    _keep_local(product_code, generation, body)
+    timeout = settings.CATALOG_T1_CACHE_SECONDS
+    cache.set(tree_key(product_code, livemode=livemode), (generation, body), timeout=timeout)
+    _keep_local((product_code, livemode), generation, body)
 
 
 def invalidate_codes(codes: Iterable[str]) -> None:
@@ -141,8 +146,9 @@ def invalidate_codes(codes: Iterable[str]) -> None:
         return
     _generations_renew(codes)
     for code in codes:
-        _local.pop(code, None)
-    cache.delete_many([tree_key(code) for code in codes])
+        for livemode in (True, False):
+            _local.pop((code, livemode), None)
+    cache.delete_many([tree_key(code, livemode=livemode) for code in codes for livemode in (True, False)])
 
 
 def invalidate_products(*, product_pks: Iterable[int]) -> None:

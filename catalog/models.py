@@ -12,6 +12,22 @@ from __future__ import annotations
 
 from django.db import models
 
+from .images import validate_product_image
+
+TEST_STOCK_HELP = (
+    "What test orders (a test Kakao app's) see, take and give back instead of the real stock; "
+    "empty: unlimited. 0 shows the sold-out flow in test mode. 테스트 주문 전용 재고"
+)
+
+
+def stock_field(*, livemode: bool) -> str:
+    """The counter an order of this mode reads and moves: ``stock`` (live) or ``test_stock``.
+
+    The one place the mode picks a column: :mod:`catalog.stock` (holds and their returns) and
+    :func:`catalog.selectors.tree_load` (option T1 and T2's checks) go through it.
+    """
+    return "stock" if livemode else "test_stock"
+
 
 class Product(models.Model):
     class Kind(models.TextChoices):
@@ -33,11 +49,24 @@ class Product(models.Model):
     stock = models.PositiveIntegerField(
         null=True, blank=True, help_text="For a product without stocked options; empty: unlimited"
     )
+    test_stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text=TEST_STOCK_HELP + " (for a product without stocked options)"
+    )
     on_sale = models.BooleanField(default=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMMERCE)
     tax_type = models.CharField(max_length=10, choices=TaxType.choices, default=TaxType.TAXABLE)
     needs_shipping = models.BooleanField(default=True)
     product_url = models.URLField(blank=True)
+    # Shown on chatbot commerce cards (merchant.skills): a public picture, a category to pick
+    # products by, and a list price (정가) above ``price`` to show a discount.
+    image = models.FileField(
+        upload_to="products/", blank=True, validators=[validate_product_image],
+        help_text="JPEG, PNG, GIF or WebP, at most 2 MB: the thumbnail of the chatbot's product card (public)",
+    )  # fmt: skip
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    list_price = models.BigIntegerField(
+        null=True, blank=True, help_text="KRW before discount (정가); above the price, cards show the discount"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,6 +75,12 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} [{self.code}]"
+
+    @property
+    def discount(self) -> int:
+        if self.price is None or self.list_price is None or self.list_price <= self.price:
+            return 0
+        return self.list_price - self.price
 
 
 class OptionGroup(models.Model):
@@ -117,6 +152,7 @@ class Option(models.Model):
     min_quantity = models.PositiveIntegerField(null=True, blank=True)
     max_quantity = models.PositiveIntegerField(null=True, blank=True)
     stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
+    test_stock = models.PositiveIntegerField(null=True, blank=True, help_text=TEST_STOCK_HELP)
     extra = models.CharField(max_length=500, null=True, blank=True)
     relate_option_groups = models.ManyToManyField(
         OptionSubGroup, through="OptionRelation", related_name="related_from", blank=True
@@ -151,7 +187,8 @@ class StockHold(models.Model):
     """Stock taken for a pending purchase; released or sold exactly once.
 
     ``reference`` names the holder (an order's partner_order_id): catalog knows no orders.
-    Exactly one of ``option``/``product`` is set: the row whose ``stock`` was decremented.
+    Exactly one of ``option``/``product`` is set: the row whose counter was decremented, ``stock``
+    or, when ``livemode`` is false, ``test_stock``.
     """
 
     class State(models.TextChoices):
@@ -160,6 +197,9 @@ class StockHold(models.Model):
         RELEASED = "released"
 
     reference = models.CharField(max_length=100, db_index=True)
+    livemode = models.BooleanField(
+        help_text="Which counter was taken: stock (live) or test_stock (test); its returns go back there"
+    )
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     option = models.ForeignKey(Option, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField()

@@ -13,6 +13,12 @@ shown cannot be answered; a required group that is shown must be.
 
 Pricing (Decision of CONTRACTS section 5): total = quantity × (price + Σ add_price of options picked
 without their own quantity) + Σ add_price × quantity of options picked with one.
+
+Limits (issue 11; docs/security.md, "Input limits"): every quantity is at most
+``ORDER_MAX_QUANTITY`` and every line amount and the total between 0 and ``ORDER_MAX_AMOUNT``
+(whatever the catalog allows: KakaoPay's amounts are 32-bit integers); ids, extras and answers have
+length caps, and an INTEGER answer at most :data:`MAX_INTEGER_DIGITS` digits.  Past a limit the
+selection is refused (a 400 envelope), never a 500.
 """
 
 from __future__ import annotations
@@ -22,10 +28,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from .selectors import LoadedTree, TGroup, TOption, TSubGroup, tree_load
 from .tree import ANSWER_TYPES
 
 MAX_TEXT = 2000
+MAX_ID = 200  # option_group_id, option_id
+MAX_EXTRA = 500  # as stored (catalog Option.extra)
+MAX_INTEGER_DIGITS = 18  # fits the BigInteger min/max of an INTEGER group
 DIGITS = re.compile(r"[0-9]+")
 INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -48,7 +59,7 @@ class SelectedLine:
     sub_group_id: str = ""
     option_id: str = ""
     option_value: str = ""
-    option_pk: int | None = None  # set when the option's stock is limited: the row to hold stock on
+    option_pk: int | None = None  # set when the option's stock (real or test) is limited: the row to hold stock on
     add_price: int = 0
     quantity: int | None = None  # the option's own quantity, when the buyer chose one
     amount: int = 0  # what the line adds to the total
@@ -80,23 +91,43 @@ class _Pick:
     text: str | None
 
 
-def _field(obj: dict, key: str, kinds: tuple, where: str) -> Any:
+def _field(obj: dict, key: str, kinds: tuple, where: str, *, max_length: int | None = None) -> Any:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, float) and int in kinds and value.is_integer():
+    if isinstance(value, float) and int in kinds and value.is_integer() and abs(value) < 1e18:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise SelectionError(f"{where}의 '{key}' 형식이 올바르지 않습니다 ({key} has the wrong type)", malformed=True)
+    if isinstance(value, int) and abs(value) >= 10**MAX_INTEGER_DIGITS:
+        raise SelectionError(f"{where}의 '{key}' 값이 너무 큽니다 ({key} is too large)")
+    if isinstance(value, str) and max_length is not None and len(value) > max_length:
+        raise SelectionError(f"{where}의 '{key}'은(는) {max_length}자까지입니다 ({key} too long)")
     return value
+
+
+def _check_amount(amount: int, what: str) -> None:
+    limit = settings.ORDER_MAX_AMOUNT
+    if amount < 0:
+        raise SelectionError(f"{what}이(가) 0원보다 작습니다 (amount below zero)")
+    if amount > limit:
+        raise SelectionError(f"{what}이(가) 주문 한도 {limit:,}원을 넘습니다 (amount over the order limit of {limit} KRW)")
+
+
+def _check_quantity(quantity: int, name: str) -> None:
+    limit = settings.ORDER_MAX_QUANTITY
+    if quantity > limit:
+        raise SelectionError(f"{name} 수량은 최대 {limit:,}개입니다 (quantity over the order limit of {limit})")
 
 
 def _group_name(group: TGroup) -> str:
     return f"'{group.name}'" if group.name == group.id else f"'{group.name}'({group.id})"
 
 
-def selection_validate(*, payload: dict) -> Selection:
-    """Validate an option T2 body against the stored tree; raise SelectionError."""
+def selection_validate(*, payload: dict, livemode: bool) -> Selection:
+    """Validate an option T2 body against the stored tree; raise SelectionError.
+
+    Stock is checked against the counter of the mode (``livemode`` false: the test stock)."""
     if not isinstance(payload, dict):
         raise SelectionError("요청 본문은 JSON 객체여야 합니다 (body must be a JSON object)", malformed=True)
     code = payload.get("id")
@@ -110,7 +141,7 @@ def selection_validate(*, payload: dict) -> Selection:
     if not isinstance(raw_groups, list) or not all(isinstance(g, dict) for g in raw_groups):
         raise SelectionError("option_groups는 객체의 목록이어야 합니다 (option_groups must be a list of objects)", malformed=True)
 
-    tree = tree_load(code=code[:200])
+    tree = tree_load(code=code[:200], livemode=livemode)
     if tree is None:
         raise SelectionError(f"상품 '{code}'을(를) 찾을 수 없습니다 (unknown product)")
     return _Validator(tree, price, quantity, raw_groups).run()
@@ -125,17 +156,17 @@ class _Validator:
         self.picks: dict[str, list[_Pick]] = {}
         for index, raw in enumerate(raw_groups):
             where = f"{index + 1}번째 선택"
-            gid = _field(raw, "option_group_id", (str,), where)
+            gid = _field(raw, "option_group_id", (str,), where, max_length=MAX_ID)
             if not gid:
                 raise SelectionError(f"{where}: option_group_id가 없습니다 (missing option_group_id)", malformed=True)
-            text = _field(raw, "text", (str, int), where)
+            text = _field(raw, "text", (str, int), where, max_length=MAX_TEXT)
             self.picks.setdefault(gid, []).append(
                 _Pick(
                     index=index,
-                    option_id=_field(raw, "option_id", (str,), where),
+                    option_id=_field(raw, "option_id", (str,), where, max_length=MAX_ID),
                     add_price=_field(raw, "add_price", (int,), where),
                     quantity=_field(raw, "quantity", (int,), where),
-                    extra=_field(raw, "extra", (str,), where),
+                    extra=_field(raw, "extra", (str,), where, max_length=MAX_EXTRA),
                     text=None if text is None else str(text),
                 )
             )
@@ -154,6 +185,7 @@ class _Validator:
             )
         low, high = p["min_quantity"] or 1, p["max_quantity"] or 1
         quantity = self.sent_quantity if self.sent_quantity is not None else (p["default_quantity"] or low)
+        _check_quantity(quantity, "구매")
         if not low <= quantity <= high:
             raise SelectionError(f"구매 수량은 {low}~{high}개입니다 (quantity {quantity} outside {low}..{high})")
         if p["stock"] is not None and quantity > p["stock"]:
@@ -183,7 +215,9 @@ class _Validator:
                 "(this group is not shown for the options chosen)"
             )
 
+        _check_amount(quantity * unit_price, "상품 금액")
         total = quantity * unit_price + sum(line.amount for line in self.lines)
+        _check_amount(total, "주문 금액")
         return Selection(
             product_pk=p["id"],
             product_code=p["code"],
@@ -272,6 +306,7 @@ class _Validator:
             raise SelectionError(f"{name}의 extra 값이 조회한 값과 다릅니다 (extra differs from what T1 served)")
         taken = self.quantity
         if pick.quantity is not None:
+            _check_quantity(pick.quantity, name)
             low = option.min_quantity or 1
             high = option.max_quantity or 1
             if not low <= pick.quantity <= high:
@@ -280,6 +315,8 @@ class _Validator:
         if option.stock is not None and taken > option.stock:
             raise SelectionError(self._stock_message(name, option.stock, taken))
         amount = add_price * (pick.quantity if pick.quantity is not None else self.quantity)
+        if amount > settings.ORDER_MAX_AMOUNT:
+            _check_amount(amount, f"{name} 금액")
         self.lines.append(
             SelectedLine(
                 group_id=group.id,
@@ -288,7 +325,7 @@ class _Validator:
                 sub_group_id=option.sub_group.id,
                 option_id=option.id,
                 option_value=option.value,
-                option_pk=option.pk if option.stock is not None else None,
+                option_pk=option.pk if option.stocked else None,
                 add_price=add_price,
                 quantity=pick.quantity,
                 amount=amount,
@@ -325,6 +362,8 @@ class _Validator:
         elif group.type == "INTEGER":
             if not INTEGER.fullmatch(text):
                 raise SelectionError(f"{name}에는 정수를 입력해 주세요 (a whole number)")
+            if len(text.lstrip("+-")) > MAX_INTEGER_DIGITS:
+                raise SelectionError(f"{name}의 숫자가 너무 깁니다: {MAX_INTEGER_DIGITS}자리까지 (at most {MAX_INTEGER_DIGITS} digits)")
             value = int(text)
             if group.min_value is not None and value < group.min_value or group.max_value is not None and value > group.max_value:
                 raise SelectionError(

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import orjson
 
 from . import cache as tree_cache
-from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
+from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product, stock_field
 
 logger = logging.getLogger(__name__)
 
 PRODUCT_FIELDS = (
-    "id", "code", "name", "price", "min_quantity", "max_quantity", "default_quantity", "stock", "on_sale",
-    "kind", "tax_type", "needs_shipping", "product_url",
+    "id", "code", "name", "price", "min_quantity", "max_quantity", "default_quantity", "stock", "test_stock",
+    "on_sale", "kind", "tax_type", "needs_shipping", "product_url",
 )  # fmt: skip
 GROUP_FIELDS = (
     "id", "parent_option_id", "position", "group_id", "name", "required", "description", "type", "min_length",
@@ -29,7 +29,7 @@ GROUP_FIELDS = (
 SUB_GROUP_FIELDS = ("id", "group_id", "position", "sub_group_id", "min_select", "max_select", "default_option_id")
 OPTION_FIELDS = (
     "id", "sub_group_id", "position", "option_id", "value", "add_price", "min_quantity", "max_quantity", "stock",
-    "extra",
+    "test_stock", "extra",
 )  # fmt: skip
 
 
@@ -46,6 +46,9 @@ class TOption:
     sub_group: TSubGroup
     relations: list[TSubGroup] = field(default_factory=list)
     added_groups: list[TGroup] = field(default_factory=list)
+    # Limited in either mode: order lines name the option either way (the same lines and item
+    # name in test and live mode); an unlimited counter is then simply not held.
+    stocked: bool = False
 
 
 @dataclass(slots=True)
@@ -91,13 +94,19 @@ def _sorted(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["position"], r["id"]))
 
 
-def tree_load(*, code: str | None = None, pk: int | None = None) -> LoadedTree | None:
-    """The product (by Kakao id or primary key) with its whole tree, or None: five queries."""
+def tree_load(*, code: str | None = None, pk: int | None = None, livemode: bool = True) -> LoadedTree | None:
+    """The product (by Kakao id or primary key) with its whole tree, or None: five queries.
+
+    ``stock`` (the product's and each option's) is the counter of the mode: the real stock, or
+    for ``livemode`` false the test stock (what a test app's T1 shows and its T2 checks against).
+    """
+    column = stock_field(livemode=livemode)
     products = Product.objects.all()
     products = products.filter(code=code) if code is not None else products.filter(pk=pk)
     product = products.values(*PRODUCT_FIELDS).first()
     if product is None:
         return None
+    product["stock"] = product[column]
     ppk = product["id"]
     group_rows = _sorted(list(OptionGroup.objects.filter(product_id=ppk).order_by().values(*GROUP_FIELDS)))
     sub_rows = _sorted(list(OptionSubGroup.objects.filter(product_id=ppk).order_by().values(*SUB_GROUP_FIELDS)))
@@ -128,8 +137,8 @@ def tree_load(*, code: str | None = None, pk: int | None = None) -> LoadedTree |
         sub_group = sub_groups[r["sub_group_id"]]
         option = TOption(
             pk=r["id"], id=r["option_id"], value=r["value"], add_price=r["add_price"],
-            min_quantity=r["min_quantity"], max_quantity=r["max_quantity"], stock=r["stock"], extra=r["extra"],
-            sub_group=sub_group,
+            min_quantity=r["min_quantity"], max_quantity=r["max_quantity"], stock=r[column], extra=r["extra"],
+            sub_group=sub_group, stocked=r["stock"] is not None or r["test_stock"] is not None,
         )  # fmt: skip
         options[r["id"]] = option
         sub_group.options.append(option)
@@ -216,23 +225,24 @@ def t1_body(tree: LoadedTree) -> bytes:
     return orjson.dumps({"status": 200, "data": tree_response(tree)})
 
 
-def t1_body_cached(code: str) -> bytes | None:
+def t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:
     """T1's body for this product id: from the cache (no query) or built and cached (five
-    queries); None when no such product exists."""
+    queries); None when no such product exists.  A test app's (``livemode`` false) shows the
+    test stock, cached apart from the live answer."""
     try:
-        body, generation = tree_cache.cached_body(code)
+        body, generation = tree_cache.cached_body(code, livemode=livemode)
     except Exception:  # the cache is down: answer from the database rather than fail
         logger.exception("T1 cache unavailable")
         body, generation = None, None
     if body is not None:
         return body
-    tree = tree_load(code=code)
+    tree = tree_load(code=code, livemode=livemode)
     if tree is None:
         return None
     body = t1_body(tree)
     if generation is not None:
         try:
-            tree_cache.store_body(code, generation, body)
+            tree_cache.store_body(code, generation, body, livemode=livemode)
         except Exception:
             logger.exception("T1 cache unavailable")
     return body

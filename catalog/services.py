@@ -14,12 +14,21 @@ from typing import Any
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from kakaoplugin.outbox import outbox_add
+
 from .cache import invalidate_codes, invalidate_products
 from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
 from .selectors import tree_load, tree_response
+from .tasks import forget_cached_trees
 from .tree import ANSWER_TYPES, TreeInvalid, check_tree, tree_errors
 
-PRODUCT_SETTINGS = ("on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock")
+PRODUCT_SETTINGS = (
+    "on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock", "category", "list_price",
+)  # fmt: skip
+
+
+class OptionHeld(TreeInvalid):
+    """An option the new tree drops still has stock held for an unfinished payment."""
 
 
 def product_tree_changed(*, product_pks: Iterable[int], old_codes: Iterable[str] = ()) -> None:
@@ -28,12 +37,7 @@ def product_tree_changed(*, product_pks: Iterable[int], old_codes: Iterable[str]
     pks, codes = list(product_pks), list(old_codes)
     invalidate_products(product_pks=pks)
     invalidate_codes(codes)
-
-    def again():
-        invalidate_products(product_pks=pks)
-        invalidate_codes(codes)
-
-    transaction.on_commit(again)
+    outbox_add(task=forget_cached_trees, args=[pks, codes], inline=True)  # again, after the commit
 
 
 def product_tree_check(*, product_pk: int) -> None:
@@ -190,8 +194,11 @@ def option_tree_import(*, data: Any, product_settings: dict | None = None) -> Pr
     try:
         Option.objects.filter(product=product).exclude(pk__in=keep_options).delete()
     except ProtectedError as exc:
-        held = sorted({f"'{o.option_id}'" for o in exc.protected_objects if isinstance(o, Option)} or {"?"})
-        raise TreeInvalid(
+        # the protecting rows are the stock holds (and order lines) pointing at the options
+        pks = {getattr(o, "option_id", None) for o in exc.protected_objects} - {None}
+        names = Option.objects.filter(pk__in=pks).values_list("sub_group__sub_group_id", "option_id")
+        held = sorted({f"'{option}' ({sub_group})" for sub_group, option in names} or {"?"})
+        raise OptionHeld(
             [f"옵션 {', '.join(held)}은(는) 진행 중인 주문의 재고가 잡혀 있어 지울 수 없습니다 (stock is held for it: cannot delete)"]
         ) from None
     OptionSubGroup.objects.filter(product=product).exclude(sub_group_id__in=keep_sub_groups).delete()
@@ -319,8 +326,8 @@ def combinations_generate(
 
 # --- bulk price / stock editing ---------------------------------------------------------------------
 
-GRID_FIELDS = ("value", "add_price", "stock", "min_quantity", "max_quantity", "extra")
-NUMBER_FIELDS = ("add_price", "stock", "min_quantity", "max_quantity")
+GRID_FIELDS = ("value", "add_price", "stock", "min_quantity", "max_quantity", "extra", "test_stock")
+NUMBER_FIELDS = ("add_price", "stock", "min_quantity", "max_quantity", "test_stock")
 CSV_COLUMNS = ("group_id", "sub_group_id", "option_id", "path", *GRID_FIELDS)
 
 
@@ -402,6 +409,8 @@ def option_paths(product_pk: int) -> dict[int, str]:
 def options_csv_export(*, product: Product) -> str:
     tree = tree_load(pk=product.pk)
     paths = option_paths(product.pk)
+    # The tree carries the live counter as ``stock``; the test counter is read beside it.
+    test_stock = dict(Option.objects.filter(product=product).values_list("pk", "test_stock"))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -409,9 +418,9 @@ def options_csv_export(*, product: Product) -> str:
     def rows(group):
         for s in group.sub_groups:
             for o in s.options:
+                values = {f: test_stock.get(o.pk) if f == "test_stock" else getattr(o, f) for f in GRID_FIELDS}
                 writer.writerow(
-                    [group.id, s.id, o.id, paths.get(o.pk, "")]
-                    + ["" if getattr(o, f) is None else getattr(o, f) for f in GRID_FIELDS]
+                    [group.id, s.id, o.id, paths.get(o.pk, "")] + ["" if v is None else v for v in values.values()]
                 )
                 for added in o.added_groups:
                     rows(added)

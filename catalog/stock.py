@@ -5,6 +5,12 @@ orders.  A hold takes stock at once (the row's ``stock`` goes down) and keeps on
 :class:`~catalog.models.StockHold` row per stocked row, so a release returns exactly what was
 taken, once.  Rows with ``stock`` NULL are unlimited and need no hold.
 
+Test and live mode: a test order (its Kakao app is a test app) takes ``test_stock`` instead of
+``stock``.  The mode is given once, to :func:`stock_hold`, and stored on each hold row
+(``StockHold.livemode``); renew, release, sell and restock read it from there, so whatever later
+touches a reference moves the counter that was taken.  ``catalog.models.stock_field`` maps the
+mode to the column; nothing else here branches on it.
+
 How stock is taken: one atomic conditional decrement per row,
 ``UPDATE ... SET stock = stock - q WHERE id = %s AND stock >= q``, in primary-key order, inside one
 transaction.  Why:
@@ -28,8 +34,10 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 
-from .cache import invalidate_products
-from .models import Option, Product, StockHold
+from kakaoplugin.outbox import outbox_add
+
+from .models import Option, Product, StockHold, stock_field
+from .tasks import forget_cached_trees
 
 
 @dataclass(frozen=True)
@@ -82,20 +90,29 @@ def _target(option_pk: int | None, product_pk: int | None) -> tuple[type[Product
     return (Option, option_pk) if option_pk is not None else (Product, product_pk)  # type: ignore[return-value]
 
 
-def _take(item: StockItem) -> bool:
+def _take(item: StockItem, *, livemode: bool) -> bool:
     """Decrement atomically; True when taken, False when the row is unlimited; OutOfStock otherwise."""
     model, pk = _target(item.option_pk, item.product_pk)
-    if model.objects.filter(pk=pk, stock__gte=item.quantity).update(stock=F("stock") - item.quantity):
+    column = stock_field(livemode=livemode)
+    if model.objects.filter(pk=pk, **{f"{column}__gte": item.quantity}).update(**{column: F(column) - item.quantity}):
         return True
-    row = model.objects.filter(pk=pk).values_list("stock", flat=True)
+    row = model.objects.filter(pk=pk).values_list(column, flat=True)
     if row and row[0] is None:
         return False  # unlimited: nothing to hold
     raise OutOfStock(item, row[0] if row else None)
 
 
+def _retake(hold: StockHold) -> None:
+    _take(
+        StockItem(quantity=hold.quantity, option_pk=hold.option_id, product_pk=hold.product_id),
+        livemode=hold.livemode,
+    )
+
+
 def _give_back(hold: StockHold) -> None:
     model, pk = _target(hold.option_id, hold.product_id)
-    model.objects.filter(pk=pk, stock__isnull=False).update(stock=F("stock") + hold.quantity)
+    column = stock_field(livemode=hold.livemode)
+    model.objects.filter(pk=pk, **{f"{column}__isnull": False}).update(**{column: F(column) + hold.quantity})
 
 
 def _hold_key(hold: StockHold) -> tuple[int, int]:
@@ -112,7 +129,7 @@ def _product_pks(holds: Sequence[StockHold]) -> set[int]:
 
 def _invalidate_after_commit(product_pks: set[int]) -> None:
     if product_pks:
-        transaction.on_commit(lambda: invalidate_products(product_pks=product_pks))
+        outbox_add(task=forget_cached_trees, args=[sorted(product_pks)], inline=True)
 
 
 def _locked_holds(reference: str, *states: str) -> list[StockHold]:
@@ -124,8 +141,13 @@ def _locked_holds(reference: str, *states: str) -> list[StockHold]:
 
 
 @transaction.atomic
-def stock_hold(*, reference: str, items: Iterable[StockItem], expires_at: datetime) -> list[StockHold]:
+def stock_hold(
+    *, reference: str, items: Iterable[StockItem], expires_at: datetime, livemode: bool
+) -> list[StockHold]:
     """Take stock for ``reference`` until ``expires_at``; all or nothing.
+
+    ``livemode`` false takes the test counter (``test_stock``): a test order never touches the
+    real stock.  The rows remember it for every later step.
 
     Raises :class:`OutOfStock` naming the first item short (nothing is taken then).  Called again
     for a reference that already holds: the same as :func:`stock_renew` (nothing taken twice).
@@ -134,10 +156,11 @@ def stock_hold(*, reference: str, items: Iterable[StockItem], expires_at: dateti
         return stock_renew(reference=reference, expires_at=expires_at)
     holds = []
     for item in _merge(items):  # primary-key order: see the module docstring
-        if _take(item):  # OutOfStock propagates and rolls the whole hold back
+        if _take(item, livemode=livemode):  # OutOfStock propagates and rolls the whole hold back
             holds.append(
                 StockHold(
                     reference=reference,
+                    livemode=livemode,
                     option_id=item.option_pk,
                     product_id=item.product_pk,
                     quantity=item.quantity,
@@ -160,8 +183,7 @@ def stock_renew(*, reference: str, expires_at: datetime) -> list[StockHold]:
     retaken = []
     for hold in rows:
         if hold.state == StockHold.State.RELEASED:
-            item = StockItem(quantity=hold.quantity, option_pk=hold.option_id, product_pk=hold.product_id)
-            _take(item)
+            _retake(hold)
             hold.state = StockHold.State.HELD
             retaken.append(hold)
         if hold.state == StockHold.State.HELD:
@@ -195,7 +217,7 @@ def stock_sell(*, reference: str) -> list[StockHold]:
     retaken = []
     for hold in rows:
         if hold.state == StockHold.State.RELEASED:
-            _take(StockItem(quantity=hold.quantity, option_pk=hold.option_id, product_pk=hold.product_id))
+            _retake(hold)
             retaken.append(hold)
         if hold.state != StockHold.State.SOLD:
             hold.state = StockHold.State.SOLD

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import transaction
 from django.db.models import Max, Q, Sum
 
-from catalog.models import Product, StockHold
+from catalog.cache import invalidate_products
+from catalog.models import Option, Product, StockHold
 from catalog.services import option_tree_import
 from kakaoplugin.models import KakaoApp, MerchantApiKey
 from kakaoplugin.services import api_key_create, api_key_revoke
@@ -32,6 +34,9 @@ def flash_sale_product_set(*, code: str = FLASH_PRODUCT, stock: int) -> Product:
 
     Refused (:class:`StockStillHeld`) while units are held by unfinished payments of an earlier
     sale: they expire after ``PAYMENT_HOLD_SECONDS`` and the sweeper gives them back.
+
+    Both counters get ``stock``: the real one and the test one a test app's orders use (the demo
+    app is a test app), so the sale runs the same through either kind of app.
     """
     held = StockHold.objects.filter(
         Q(product__code=code) | Q(option__product__code=code), state=StockHold.State.HELD
@@ -60,10 +65,14 @@ def flash_sale_product_set(*, code: str = FLASH_PRODUCT, stock: int) -> Product:
             }
         ],
     }
-    return option_tree_import(
-        data=tree,
-        product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
-    )
+    with transaction.atomic():
+        product = option_tree_import(
+            data=tree,
+            product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
+        )
+        Option.objects.filter(product=product).update(test_stock=stock)
+        transaction.on_commit(lambda: invalidate_products(product_pks=[product.pk]))
+    return product
 
 
 SIMULATOR_KEY_NAME = "kakao_simulate (one run)"

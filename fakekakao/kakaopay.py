@@ -14,13 +14,22 @@ Faults (armed with ``POST /__fake__/faults``, op ``approve``, ``cancel``, ``orde
 ``decline`` (4xx -780 with ``message`` as ``extras.method_result_message``), ``error500`` (500,
 nothing done), ``delay`` (do the work, then answer after ``delay`` seconds: past the caller's
 timeout; ``"when": "before"`` waits first), ``lost`` (do the work, then close the connection
-without answering), ``trickle`` (do the work, then send the whole answer, status line and headers
+without answering), ``alter`` (do the work, then answer with the top-level fields in ``set``
+replaced: an answer that is not about the payment that was asked, e.g. another
+``partner_order_id``), ``trickle`` (do the work, then send the whole answer, status line and headers
 included, one byte every ``interval`` seconds (default 0.2): each byte comes well within a read
 timeout, the whole takes far longer than any deadline; ``"when": "before"`` holds the call open
 first for ``hold`` seconds (default 15) by trickling ``100 Continue`` lines byte by byte, does the
 work only then (or as soon as the caller hangs up: KakaoPay acts on a request whose caller left),
 and answers at once).  Every trickle is recorded in the state (``kakaopay.trickles``: op, tid, when
 it started, when the caller hung up, when it ended).
+
+Approve refusals carry KakaoPay's legacy codes: ``-721`` unknown tid, ``-706`` / ``-707``
+partner_order_id / partner_user_id not the tid's, ``-702`` already approved, ``-701`` not
+authenticated yet, ``-708`` invalid pg_token.  A pg_token that is not the one issued for the tid is
+refused as a bad request (400, ``-708`` / open ``INVALID_PG_TOKEN``, no method result: nothing was
+declined) and changes nothing: the tid stays in AUTH_PASSWORD, and the genuine pg_token still
+approves it.
 
 Subscriptions (정기결제): approve on a subscription CID (``TCSUB...``) issues a ``sid`` (status
 ``ISSUED_SID`` when the first amount is 0); ``subscription`` charges an active sid (a new tid each
@@ -153,6 +162,8 @@ def _deliver(state: FakeState, op: str, req: Request, fault: dict | None, resp: 
         time.sleep(float(fault.get("delay", 12.0)))
     elif kind == "lost":
         drop_connection()
+    elif kind == "alter" and isinstance(resp.body, dict) and resp.status == 200:
+        resp.body = resp.body | dict(fault.get("set") or {})
     elif kind == "trickle" and fault.get("when") != "before":
         record = _trickle_start(state, op, req)
         _trickle(state, record, req, resp.to_bytes(), float(fault.get("interval", 0.2)))
@@ -338,17 +349,20 @@ def approve(state: FakeState, req: Request) -> Response:
         t = _pay(state)["tids"].get(p["tid"])
         if t is not None:
             t["approve_calls"] += 1
-    if t is None:
-        return _error(req, 400, -701 if _gen(req) == "legacy" else "INVALID_TID", "tid not found")
+    legacy = _gen(req) == "legacy"
+    if t is None or p["cid"] != t["cid"]:
+        return _error(req, 400, -721 if legacy else "INVALID_TID", "tid not found")
     with state.lock:
-        if p["cid"] != t["cid"] or p["partner_order_id"] != t["partner_order_id"] or p["partner_user_id"] != t["partner_user_id"]:
-            return _error(req, 400, -702 if _gen(req) == "legacy" else "INVALID_PARAMS", "partner info mismatch")
+        if p["partner_order_id"] != t["partner_order_id"]:
+            return _error(req, 400, -706 if legacy else "INVALID_PARAMS", "partner_order_id mismatch")
+        if p["partner_user_id"] != t["partner_user_id"]:
+            return _error(req, 400, -707 if legacy else "INVALID_PARAMS", "partner_user_id mismatch")
         if t["status"] in ("SUCCESS_PAYMENT", "ISSUED_SID", "PART_CANCEL_PAYMENT", "CANCEL_PAYMENT"):
-            return _error(req, 400, -702 if _gen(req) == "legacy" else "PAYMENT_ALREADY_DONE", "payment is already done")
+            return _error(req, 400, -702 if legacy else "PAYMENT_ALREADY_DONE", "payment is already done")
         if t["status"] != "AUTH_PASSWORD":
-            return _error(req, 400, -703 if _gen(req) == "legacy" else "NOT_AUTHENTICATED", f"payment is {t['status']}")
+            return _error(req, 400, -701 if legacy else "NOT_AUTHENTICATED", f"payment is {t['status']}")
         if p["pg_token"] != t["pg_token"]:
-            return _error(req, 400, -706 if _gen(req) == "legacy" else "INVALID_PG_TOKEN", "invalid pg_token")
+            return _error(req, 400, -708 if legacy else "INVALID_PG_TOKEN", "invalid pg_token")
         t["status"] = "SUCCESS_PAYMENT"
         if t["total_amount"] == 0 and (t["cid"].startswith("TCSUB") or p.get("sid_required")):
             t["status"] = "ISSUED_SID"  # a 0-won subscription sign-up (e.g. 첫달 무료): sid only

@@ -11,11 +11,12 @@ from .models import (
     InboundCall,
     KakaoApp,
     MerchantApiKey,
+    OutboxMessage,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .plugin_paths import LABELS, plugin_urls
+from .plugin_paths import LABELS, payment_redirect_patterns, plugin_urls
 from .services import (
     SECRET_FIELDS,
     api_key_create,
@@ -116,7 +117,9 @@ class KakaoAppAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "-"
         base = getattr(settings, "PUBLIC_BASE_URL", "") or "https://<your host>"
-        urls = plugin_urls(base, obj.plugin_key)
+        # Kakao Sync's redirect URI (fixed per app, no plugin key) and the shape of the per-order
+        # payment redirects a browser follows (sent in T1): docs/security.md.
+        urls = plugin_urls(base, obj.plugin_key, app_id=obj.pk) | payment_redirect_patterns(base)
         return format_html(
             "<table>{}</table>",
             format_html_join("", "<tr><td>{}</td><td><code>{}</code></td></tr>", ((LABELS[k], v) for k, v in urls.items())),
@@ -206,7 +209,7 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ("number", "at", "status_code", "error", "duration_ms", "response_excerpt")
+    readonly_fields = ("number", "at", "status_code", "error", "duration_ms")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -318,3 +321,19 @@ class InboundCallAdmin(admin.ModelAdmin):
     @admin.display(description="message")
     def short_message(self, obj: InboundCall) -> str:
         return (obj.result_message[:80] + "…") if len(obj.result_message) > 80 else obj.result_message
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Work owed after a commit that is not dispatched yet (kakaoplugin.outbox): normally empty; rows
+    pile up while the broker or the cache is down and go once beat's dispatcher reaches them."""
+
+    list_display = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
+    list_filter = ("task",)
+    readonly_fields = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kakaoplugin.settings")
 
@@ -10,3 +10,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kakaoplugin.settings")
 app = Celery("kakaoplugin", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_worker_logs(logger=None, **_kwargs):
+    """The worker's log lines (task arguments in errors, tracebacks) are redacted like the web's."""
+    from .logging import redact_handlers
+
+    if logger is not None:
+        redact_handlers(logger)
+
+
+from kakaoplugin.log_context import connect_task_context  # noqa: E402  (needs the app configured first)
+from kakaoplugin.metrics import connect_task_signals  # noqa: E402
+
+connect_task_signals()
+connect_task_context()

@@ -34,7 +34,8 @@ def mask(value: str | None) -> str:
 
 
 @lru_cache(maxsize=4)
-def _fernet(keys: str) -> MultiFernet:
+def key_ring(keys: str) -> MultiFernet:
+    """Every key of a comma-separated list, newest first: the first encrypts, all decrypt."""
     try:
         return MultiFernet([Fernet(k.strip().encode()) for k in keys.split(",") if k.strip()])
     except (ValueError, TypeError) as exc:
@@ -42,14 +43,14 @@ def _fernet(keys: str) -> MultiFernet:
 
 
 def encrypt(value: str) -> str:
-    return PREFIX + _fernet(settings.FIELD_ENCRYPTION_KEY).encrypt(value.encode()).decode()
+    return PREFIX + key_ring(settings.FIELD_ENCRYPTION_KEY).encrypt(value.encode()).decode()
 
 
 def decrypt(stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise ValueError("stored value is not encrypted")
     try:
-        return _fernet(settings.FIELD_ENCRYPTION_KEY).decrypt(stored[len(PREFIX) :].encode()).decode()
+        return key_ring(settings.FIELD_ENCRYPTION_KEY).decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured("cannot decrypt a stored secret: wrong FIELD_ENCRYPTION_KEY") from exc
 

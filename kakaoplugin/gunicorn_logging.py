@@ -1,14 +1,14 @@
-"""Gunicorn's access log writes the request path: this logger redacts plugin keys from it."""
+"""Gunicorn's access and error logs go through :func:`kakaoplugin.logging.redact`: the request line,
+the path, the query string, the referer and any header a custom format prints (plugin keys,
+``pg_token``, Kakao Sync ``code``/``state``, API keys ... are never written)."""
 
 from gunicorn.glogging import Logger
 
-from .logging import redact
+from .logging import redact_handlers
 
 
 class RedactingLogger(Logger):
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        for key, value in list(atoms.items()):
-            if isinstance(value, str) and "/plugin/" in value:
-                atoms[key] = redact(value)
-        return atoms
+    def setup(self, cfg):
+        super().setup(cfg)
+        redact_handlers(self.error_log)
+        redact_handlers(self.access_log)

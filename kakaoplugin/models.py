@@ -6,9 +6,11 @@ import ipaddress
 import secrets
 from functools import cached_property
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from .clients.outbound import UrlRefused, check_public_url
 from .fields import EncryptedTextField
 
 
@@ -96,6 +98,12 @@ class KakaoApp(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.environment})"
 
+    @property
+    def livemode(self) -> bool:
+        """False for a test app: its orders are test orders (stamped on each at creation; they use
+        the catalog's test stock, never the real one; see docs/security.md "Test and live mode")."""
+        return self.environment == self.Environment.PRODUCTION
+
     def clean(self) -> None:
         try:
             parse_networks(self.allowed_networks)
@@ -149,6 +157,7 @@ class MerchantApiKey(models.Model):
         ORDERS = "orders", "order sheets and orders"
         MEMBERS = "members", "members (without personal data)"
         PERSONAL = "members:personal", "members' personal data"
+        CATALOG = "catalog", "products, option trees and stock (writes)"
 
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, help_text="Who uses it, e.g. 'fulfilment system'")
@@ -171,6 +180,18 @@ class MerchantApiKey(models.Model):
         return self.revoked_at is None
 
 
+def validate_webhook_url(url: str) -> None:
+    """https, and a host on the public internet (resolved now; checked again at every delivery):
+    see kakaoplugin.clients.outbound. ``WEBHOOK_ALLOW_LOCAL`` (development) lets http and local
+    receivers through."""
+    try:
+        check_public_url(url, allow_local=settings.WEBHOOK_ALLOW_LOCAL)
+    except UrlRefused as exc:
+        raise ValidationError(
+            {"url": f"웹훅 주소로 쓸 수 없습니다: {exc} (webhook URLs must be https on a public host)"}
+        ) from None
+
+
 class WebhookEndpoint(models.Model):
     """A URL of the merchant's systems that receives order events, signed with ``secret``."""
 
@@ -186,6 +207,11 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def clean(self) -> None:
+        super().clean()
+        if self.url:
+            validate_webhook_url(self.url)
 
 
 class WebhookEvent(models.Model):
@@ -238,7 +264,6 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    response_excerpt = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["delivery_id", "number"]
@@ -272,3 +297,37 @@ class InboundCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} → {self.result_status}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a worker ran the periodic heartbeat task: proof that beat schedules, the broker
+    delivers and a worker executes. ``/readyz`` reports its age (kakaoplugin.health)."""
+
+    worker = models.CharField(primary_key=True, max_length=200)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "worker heartbeat"
+
+    def __str__(self) -> str:
+        return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxMessage(models.Model):
+    """Work owed after a commit (kakaoplugin.outbox): a Celery task by name with its arguments,
+    recorded in the transaction that owes it; deleted once dispatched."""
+
+    task = models.CharField(max_length=200)  # a task's import path ("orders.tasks.approve_order")
+    args = models.JSONField(default=list, blank=True)
+    inline = models.BooleanField(default=False)  # run by the dispatching process, not through the broker
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at"], name="kakaoplugin_outbox_due")]
+        verbose_name = "outbox message"
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

@@ -32,6 +32,13 @@ def kakao_app_for_plugin_key(plugin_key: str) -> KakaoApp | None:
     return app
 
 
+def kakao_app_for_sync_ref(ref: str) -> KakaoApp | None:
+    """The active app of Kakao Sync's redirect URI ``/sync/<app id>/redirect``, or None."""
+    if not (ref.isascii() and ref.isdigit()) or len(ref) > 18:
+        return None
+    return KakaoApp.objects.filter(pk=int(ref), is_active=True).first()
+
+
 def forget_plugin_keys() -> None:
     """Drop this process's cache (after a rotation, and between tests)."""
     with _app_cache_lock:

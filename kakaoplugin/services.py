@@ -10,13 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import signing
+from .clients import outbound
+from .metrics import WEBHOOK_DELIVERIES
 from .models import (
     Customer,
     InboundCall,
@@ -26,8 +27,11 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
+    WorkerHeartbeat,
     new_plugin_key,
+    validate_webhook_url,
 )
+from .outbox import send_after_commit
 from .selectors import forget_plugin_keys
 
 SECRET_FIELDS = ("kakaopay_admin_key", "kakaopay_secret_key", "cid_secret", "kakao_client_secret")
@@ -119,16 +123,24 @@ def api_key_authenticate(*, plain: str) -> MerchantApiKey | None:
 
 WEBHOOK_RETRY_WINDOW = timedelta(days=1)
 WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_ANSWER_MAX_BYTES = 1024  # a receiver's answer is read this far (its status is what counts)
 
 
 def webhook_endpoint_create(*, kakao_app: KakaoApp, url: str, event_types: list[str] | None = None) -> WebhookEndpoint:
+    """Raises ValidationError for a URL we will not call (http, a private or unresolvable host)."""
+    validate_webhook_url(url)
     return WebhookEndpoint.objects.create(
         kakao_app=kakao_app, url=url, secret="whsec_" + secrets.token_urlsafe(32), event_types=event_types or []
     )
 
 
-def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], idempotency_key: str) -> WebhookEvent | None:
+def webhook_emit(
+    *, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], idempotency_key: str, livemode: bool | None = None
+) -> WebhookEvent | None:
     """Record an event and a delivery per subscribed endpoint; sent by Celery after commit.
+
+    ``livemode`` (false: a test app's event, e.g. a test order's) is in the payload; by default
+    the app's mode now.  Order events pass the order's own.
 
     The same ``idempotency_key`` twice records one event (a task that runs twice emits once).
     Call inside the transaction that makes the change, so the event exists iff the change does.
@@ -137,7 +149,10 @@ def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], 
 
     event_id = "evt_" + secrets.token_urlsafe(16)
     created_at = timezone.now()
-    payload = {"id": event_id, "type": event_type, "created_at": created_at.isoformat(), "data": data}
+    livemode = kakao_app.livemode if livemode is None else livemode
+    payload = {
+        "id": event_id, "type": event_type, "created_at": created_at.isoformat(), "livemode": livemode, "data": data,
+    }  # fmt: skip
     with transaction.atomic():
         event, created = WebhookEvent.objects.get_or_create(
             idempotency_key=idempotency_key,
@@ -155,7 +170,7 @@ def webhook_emit(*, kakao_app: KakaoApp, event_type: str, data: dict[str, Any], 
             for e in endpoints
         )
     for delivery in deliveries:
-        deliver_webhook.delay_on_commit(delivery.pk)
+        send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
     return event
 
 
@@ -189,20 +204,24 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
         signing.EVENT_TYPE_HEADER: delivery.event.type,
     }
     started = time.monotonic()
-    status_code, error, excerpt = None, "", ""
+    status_code, error = None, ""
     try:
-        response = requests.post(
-            delivery.endpoint.url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False
+        # resolved and checked again now (DNS may have changed since the endpoint was saved), then
+        # sent to the checked address only; no redirects; the answer's first KB at most
+        checked = outbound.check_public_url(delivery.endpoint.url, allow_local=settings.WEBHOOK_ALLOW_LOCAL)
+        answer = outbound.post_pinned(
+            checked, body=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, max_bytes=WEBHOOK_ANSWER_MAX_BYTES
         )
-        status_code, excerpt = response.status_code, response.text[:500]
-        if not 200 <= response.status_code < 300:
-            error = f"HTTP {response.status_code}"
-    except requests.RequestException as exc:
-        error = f"{exc.__class__.__name__}: {exc}"[:1000]
+        status_code = answer.status
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except outbound.UrlRefused as exc:
+        error = f"refused: {exc}"[:1000]
+    except outbound.OutboundError as exc:
+        error = str(exc)[:1000]
     duration = int((time.monotonic() - started) * 1000)
     WebhookAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, status_code=status_code, error=error,
-        duration_ms=duration, response_excerpt=excerpt,
+        delivery=delivery, number=delivery.attempts, status_code=status_code, error=error, duration_ms=duration,
     )  # fmt: skip
     delivery.last_status_code, delivery.last_error = status_code, error
     if not error:
@@ -214,6 +233,8 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
         else:
             delivery.next_attempt_at = next_at
     delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error"])
+    outcome = {WebhookDelivery.Status.DELIVERED: "delivered", WebhookDelivery.Status.FAILED: "gave_up"}
+    WEBHOOK_DELIVERIES.labels(outcome.get(delivery.status, "retrying")).inc()
     return delivery
 
 
@@ -225,7 +246,7 @@ def webhook_resend(*, delivery: WebhookDelivery) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=max(delivery.give_up_at, now + timedelta(hours=1))
     )
-    deliver_webhook.delay_on_commit(delivery.pk)
+    send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
 
 
 def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:
@@ -240,8 +261,8 @@ def webhook_due_delivery_ids(*, limit: int = 500) -> list[int]:
 
 INBOUND_HEADERS = ("HTTP_X_KAKAO_APPUSERID", "HTTP_X_KAKAO_PLUGIN_RELAY_ID", "CONTENT_TYPE", "CONTENT_LENGTH",
                    "HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "HTTP_X_REQUEST_ID")  # fmt: skip
-# Query parameters that are credentials for a moment (Kakao Sync's authorization code).
-INBOUND_MASKED_PARAMS = frozenset({"code", "rest_api_key", "access_token", "pg_token"})
+# Query parameters that are credentials for a moment (Kakao Sync's authorization code and state).
+INBOUND_MASKED_PARAMS = frozenset({"code", "rest_api_key", "access_token", "pg_token", "state"})
 
 
 def _text(raw: bytes) -> str:
@@ -287,3 +308,7 @@ def inbound_calls_purge(*, older_than_days: int) -> int:
     return InboundCall.objects.filter(received_at__lt=cutoff, body_purged_at__isnull=True).update(
         body="", query={}, body_purged_at=timezone.now()
     )
+
+
+def worker_heartbeat(*, worker: str) -> None:
+    WorkerHeartbeat.objects.update_or_create(worker=worker[:200], defaults={"seen_at": timezone.now()})

@@ -1,7 +1,7 @@
 """Settings, all read from the environment (CONTRACTS section 9).
 
-With nothing set this is the embedded default: a SQLite file under ``var/``, Celery tasks run
-in-process, DEBUG on.  Production is ``DEBUG=false`` with ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY``,
+With nothing set this is the embedded default: a SQLite file under ``var/``, Celery tasks run by a
+worker on a broker kept in a folder under ``var/`` (no server), DEBUG on.  Production is ``DEBUG=false`` with ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY``,
 ``DATABASE_URL``, ``REDIS_URL`` and ``ALLOWED_HOSTS`` set: nothing secret has a default there.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "nested_admin",
+    "django_celery_beat",  # the beat schedule, in the database (kakaoplugin/beat.py)
     "kakaoplugin",
     "catalog",
     "orders",
@@ -66,8 +68,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A request id and the plugin context bound for every log line of the request (log_context.py).
+    "kakaoplugin.log_context.LogContextMiddleware",
+    # Counts and times plugin requests, the gate's own answers included (kakaoplugin.metrics).
+    "kakaoplugin.metrics.RequestMetricsMiddleware",
+    # /healthz, /readyz, /metrics answered before the Host and https checks (kakaoplugin.health).
+    "kakaoplugin.health.OperatorEndpointsMiddleware",
     # First: plugin paths are answered as JSON envelopes whatever happens further in.
     "kakaoplugin.gate.PluginGateMiddleware",
+    "kakaoplugin.limits.ApiBodyLimitMiddleware",  # /api/ bodies: DRF has no size cap of its own
+    "kakaoplugin.proxy_headers.UntrustedForwardedHeadersMiddleware",  # X-Forwarded-* only from our proxies
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and API-docs assets under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,13 +110,23 @@ WSGI_APPLICATION = "kakaoplugin.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 # Off by default: a health check is one more round trip (SELECT 1) on every request, on T4 too,
-# which Kakao polls every 0.5 s per buyer. A connection broken by a database restart fails one
-# request and is then replaced (Django closes a connection that errored; T4 also retries once).
+# which Kakao polls every 0.5 s per buyer. A connection broken by a database restart is replaced
+# by the plugin gate, which answers that request once more (kakaoplugin.dbfaults).
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # Concurrent writers (a worker thread beside the web thread) wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # The web process, the worker and the beat write to one file: WAL lets readers go on beside a
+    # writer; a writer takes the write lock when its transaction starts (IMMEDIATE: no read lock to
+    # upgrade, so no "database is locked" halfway through) and waits up to 20 s for it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # The tests' database is a file too (not in memory): the worker they start opens it.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-db.sqlite3"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -140,7 +160,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # --- Redis: cache and Celery broker -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+# Unset: the embedded broker, a folder under VAR_DIR (kakaoplugin/brokers.py): the same worker,
+# beat and task semantics as with Redis, no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost/"
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem:")
 
 # The cache may live in its own Redis database (clearing it must not drop queued tasks).
 CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
@@ -155,12 +178,20 @@ if CACHE_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 3600}}
+    # Files under VAR_DIR: the web process, the worker and the beat share it (an invalidation made
+    # by the worker reaches the web process).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "TIMEOUT": 3600,
+        }
+    }
 
 # Celery is configured for money: a task is acknowledged only when it finished, a task whose
 # worker died is redelivered, a worker takes one task at a time, JSON only, bounded run time.
 # Tasks are sent after the transaction that wanted them commits (kakaoplugin.tasks.enqueue).
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = False  # the web process only enqueues, also in the embedded default
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -174,8 +205,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redelivery of an unacknowledged task after a worker is lost; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+if EMBEDDED_BROKER:
+    from kakaoplugin.brokers import embedded_transport_options
+
+    CELERY_BROKER_TRANSPORT = "kakaoplugin.brokers:FilesystemTransport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = embedded_transport_options(VAR_DIR / "broker")
+elif CELERY_BROKER_URL.startswith(("redis:", "rediss:")):
+    # kombu's Redis transport with the fix for the worker dying on a Redis restart (issue 12)
+    CELERY_BROKER_TRANSPORT = "kakaoplugin.brokers:RedisTransport"
 CELERY_TIMEZONE = "UTC"
+# The worker logs through LOGGING above (structured, with the context a task carries).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
+# django-celery-beat: the schedule lives in the database (admin: Periodic tasks), one beat at a time
+CELERY_BEAT_SCHEDULER = "kakaoplugin.beat:SingleBeatScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+# How often the minute sweeps run (expired holds, reconciler, webhooks, secure images); the tests
+# shorten it.
+PERIODIC_SWEEP_SECONDS = env.float("PERIODIC_SWEEP_SECONDS", default=60.0)
 
 # --- Kakao and KakaoPay (CONTRACTS section 9) -------------------------------------------------
 KAKAOPAY_LEGACY_API_BASE = env.str("KAKAOPAY_LEGACY_API_BASE", default="https://kapi.kakao.com")
@@ -193,8 +240,15 @@ KAKAO_HTTP_TIMEOUT = env.float("KAKAO_HTTP_TIMEOUT", default=10.0)
 
 # The plugin gate (CONTRACTS section 8).
 PLUGIN_MAX_BODY_BYTES = env.int("PLUGIN_MAX_BODY_BYTES", default=64 * 1024)
-# How many reverse proxies in front of us append to X-Forwarded-For (0: use the socket address).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# Our reverse proxies (comma-separated addresses/CIDRs): X-Forwarded-For is believed only when the
+# socket peer is one of them, walked from the right past them (default none: the socket address).
+# The same list is gunicorn's forwarded_allow_ips (gunicorn.conf.py).
+TRUSTED_PROXY_CIDRS = env.list("TRUSTED_PROXY_CIDRS", default=[])
+for _cidr in TRUSTED_PROXY_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr.strip())
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXY_CIDRS: {_cidr!r} is not an address or network") from _exc
 # How long a process keeps a looked-up Kakao app (seconds): key rotation takes effect within it.
 PLUGIN_APP_CACHE_SECONDS = env.float("PLUGIN_APP_CACHE_SECONDS", default=5.0)
 
@@ -221,6 +275,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # two choice sets share the field name "kind": name each once
+    "ENUM_NAME_OVERRIDES": {
+        "ProductKindEnum": "catalog.models.Product.Kind",
+        "PaymentEventKindEnum": "orders.models.PaymentEvent.Kind",
+    },
 }
 
 # --- Security: production behind a TLS-terminating proxy --------------------------------------
@@ -241,11 +300,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_plugin_key": {"()": "kakaoplugin.logging.RedactPluginKeyFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Every line carries the bound context (request id, Kakao app, relay id, partner order id,
+    # callback event id, task): JSON in production, key=value in development (log_context.py).
+    "formatters": {
+        "structured": {"()": "kakaoplugin.log_context.StructuredFormatter", "json": env.bool("LOG_JSON", default=not DEBUG)}
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "structured",
             "filters": ["redact_plugin_key"],
         }
     },
@@ -276,6 +339,9 @@ SECURE_IMAGE_SIZES = env.list("SECURE_IMAGE_SIZES", default=["original"])
 SECURE_IMAGE_MAX_BYTES = env.int("SECURE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 # Kakao Sync: the `continue` URL is followed only to these hosts (https).
 KAKAO_CONTINUE_HOSTS = env.list("KAKAO_CONTINUE_HOSTS", default=["kakao.com", "*.kakao.com"])
+# Kakao Sync: how long a `state` we issued (merchant API /api/v1/kakaosync/launch-link) opens the
+# redirect URI (docs/security.md, "Browser-facing endpoints").
+KAKAOSYNC_STATE_MAX_AGE_SECONDS = env.int("KAKAOSYNC_STATE_MAX_AGE_SECONDS", default=24 * 3600)
 
 # --- payments (orders app) --------------------------------------------------------------------
 # How long T2 holds stock for a buyer who has not finished paying (KakaoPay's tid lives 15 min).
@@ -325,3 +391,53 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default
 # worker down) are queued again this long after their download was last queued or last ran (longer
 # than the download task's own retry backoff, at most 36 s); past `expire` they are marked expired.
 SECURE_IMAGE_REQUEUE_SECONDS = env.int("SECURE_IMAGE_REQUEUE_SECONDS", default=60)
+
+# --- Metrics (kakaoplugin.metrics) -----------------------------------------------------------
+# GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>"; unset: metrics are off (404).
+# Under gunicorn and the worker, PROMETHEUS_MULTIPROC_DIR (an empty directory shared by the
+# processes of a host) makes one scrape see every process; METRICS_WORKER_PORT makes the worker
+# serve its own (bind METRICS_WORKER_ADDR, default 127.0.0.1).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Beat runs kakaoplugin.tasks.heartbeat this often; /readyz calls the worker stale after
+# HEARTBEAT_STALE_SECONDS without one (beat, broker or worker down).
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=30)
+HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
+
+# Product pictures (chatbot commerce cards): uploads larger than this are refused.
+PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=2 * 1024 * 1024)
+
+# --- the transactional outbox (kakaoplugin.outbox): work owed after a commit ---------------------
+# A message not dispatched by the committing process is due this long after it was recorded.
+OUTBOX_GRACE_SECONDS = env.float("OUTBOX_GRACE_SECONDS", default=10.0)
+# How often the beat's dispatcher sends what is due.
+OUTBOX_DISPATCH_EVERY_SECONDS = env.float("OUTBOX_DISPATCH_EVERY_SECONDS", default=5.0)
+# After a failed dispatch a process leaves the next ones to the dispatcher for this long.
+OUTBOX_PAUSE_SECONDS = env.float("OUTBOX_PAUSE_SECONDS", default=5.0)
+# Retry-After (seconds) of the 503 envelope a plugin path answers when the database is unreachable.
+PLUGIN_RETRY_AFTER_SECONDS = env.int("PLUGIN_RETRY_AFTER_SECONDS", default=2)
+
+# --- limits (issue 11): merchant API bodies (/api/) over this are refused with a 413 envelope
+# before anything parses them (DRF has no cap of its own; plugin bodies: PLUGIN_MAX_BODY_BYTES).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+
+# Orders (issue 11, docs/security.md "Input limits"): KakaoPay's amounts and quantities are 32-bit
+# integers (at most 2,147,483,647). A selection (option T2, merchant API) or payment T1 above these is
+# refused with a 400 envelope.
+KAKAOPAY_MAX_INTEGER = 2_147_483_647
+ORDER_MAX_AMOUNT = env.int("ORDER_MAX_AMOUNT", default=100_000_000)
+ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=9_999)
+if not 0 < ORDER_MAX_AMOUNT <= KAKAOPAY_MAX_INTEGER or not 0 < ORDER_MAX_QUANTITY <= KAKAOPAY_MAX_INTEGER:
+    raise ImproperlyConfigured("ORDER_MAX_AMOUNT and ORDER_MAX_QUANTITY must be within 1..2147483647 (KakaoPay's limit)")
+
+# --- outbound calls (issue 11, docs/security.md "Outbound calls"): webhook endpoints are https on
+# public hosts only. Development only: true lets http:// and local/private receivers through (tests,
+# a receiver on this machine); refused with DEBUG=false.
+WEBHOOK_ALLOW_LOCAL = env.bool("WEBHOOK_ALLOW_LOCAL", default=False)
+if WEBHOOK_ALLOW_LOCAL and not DEBUG:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_LOCAL is a development setting: not with DEBUG=false")
+
+# Merchant API idempotency keys (merchant.idempotency): answers kept this long per API key; a
+# duplicate arriving while the first runs waits this long for it, then gets 409.
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)

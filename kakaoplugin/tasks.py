@@ -29,3 +29,17 @@ def purge_inbound_calls() -> int:
     from django.conf import settings
 
     return services.inbound_calls_purge(older_than_days=settings.INBOUND_CALL_RETENTION_DAYS)
+
+
+@shared_task(bind=True, ignore_result=True)
+def heartbeat(self) -> None:
+    """Run by beat every HEARTBEAT_SECONDS: the worker that runs it records that it is alive."""
+    services.worker_heartbeat(worker=self.request.hostname or "in-process")
+
+
+@shared_task(ignore_result=True)
+def dispatch_outbox() -> dict:
+    """Beat (every OUTBOX_DISPATCH_EVERY_SECONDS): send the outbox messages still owed."""
+    from .outbox import outbox_dispatch_due
+
+    return outbox_dispatch_due()

@@ -7,7 +7,10 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from catalog.images import product_image
+
 from .health import healthz, readyz
+from .metrics import metrics_view
 
 plugin_patterns = [
     path("", include("catalog.urls")),
@@ -18,11 +21,18 @@ plugin_patterns = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("merchant.urls")),
+    path("skill/", include("merchant.skills.urls")),  # Open Builder's chatbot skills (own secret key)
+    path("media/products/<path:name>", product_image, name="product-image"),  # public, unlike other media
     path("plugin/<str:plugin_key>/", include(plugin_patterns)),
+    # The buyer's browser (no plugin key, no allowlist; a token per order or per state): see
+    # kakaoplugin.plugin_paths.BROWSER_PATHS and docs/security.md.
+    path("pay/", include("orders.browser_urls")),
+    path("sync/", include("callbacks.browser_urls")),
 ]
 
 if settings.DEBUG:

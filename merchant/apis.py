@@ -7,6 +7,7 @@ the project's envelope ``{"status": <HTTP status>, "message": "..."}``.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,8 +20,10 @@ from kakaoplugin.authentication import HasScope, MerchantKeyAuthentication
 from kakaoplugin.models import MerchantApiKey
 
 from . import selectors, services
+from .idempotency import idempotent
 from .serializers import (
     ErrorSerializer,
+    KakaoSyncLaunchSerializer,
     MemberSerializer,
     OrderFilterSerializer,
     OrderSerializer,
@@ -73,6 +76,7 @@ class OrderSheetCreateApi(MerchantView):
         request=OrderSheetCreateSerializer,
         responses={201: OrderSheetCreatedSerializer, **_errors(400, 409, 422)},
     )
+    @idempotent
     def post(self, request):
         params = self.get_serializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -126,6 +130,26 @@ class ProductLaunchLinkApi(MerchantView):
         body = {"product_id": product.code, "product_name": product.name, "on_sale": product.on_sale,
                 "plugin_id": plugin_id, "launch_link": link}  # fmt: skip
         return Response(ProductLaunchSerializer(body).data)
+
+
+class KakaoSyncLaunchApi(MerchantView):
+    serializer_class = KakaoSyncLaunchSerializer
+
+    @extend_schema(
+        operation_id="kakaosync_launch_link",
+        tags=["launch links"],
+        summary="A state (and launch link) for one launch of the Kakao Sync plugin",
+        description=(
+            "Kakao Sync's redirect URI is fixed per app and reached by the buyer's browser: it only admits a "
+            "`state` issued here (valid `expires_in` seconds). Launch the plugin with it."
+        ),
+        request=None,
+        responses={200: KakaoSyncLaunchSerializer},
+    )
+    def post(self, request):
+        base = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
+        launch = services.kakaosync_launch(kakao_app=self.kakao_app, base_url=base)
+        return Response(KakaoSyncLaunchSerializer(launch).data)
 
 
 class OrderPagination(CursorPagination):

@@ -72,6 +72,14 @@ class LaunchSerializer(serializers.Serializer):
     launch_link = serializers.CharField(help_text="kakaotalk://bizplugin?plugin_id=...; send it to the buyer")
 
 
+class KakaoSyncLaunchSerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="the state Kakao Sync's redirect URI requires: pass it when you launch the plugin")
+    expires_in = serializers.IntegerField(help_text="seconds the state stays valid")
+    redirect_uri = serializers.CharField(help_text="the app's Kakao Sync redirect URI (fixed: registered in Kakao Developers)")
+    plugin_id = serializers.CharField(allow_blank=True, help_text="the Kakao Sync plugin id (empty when not set)")
+    launch_link = serializers.CharField(allow_null=True, help_text="kakaotalk://bizplugin?plugin_id=...&state=...; null without a plugin id")
+
+
 class OrderSheetCreatedSerializer(OrderSheetSerializer):
     shipping_fee = serializers.SerializerMethodField(
         help_text="KRW, the store's base fee now; payment T1 adds any remote-area (도서산간) surcharge"

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
+from callbacks.services import kakaosync_state_issue
 from catalog.models import Product
 from catalog.selection import SelectionError
 from kakaoplugin.envelope import PluginError
 from kakaoplugin.models import KakaoApp
+from kakaoplugin.plugin_paths import kakaosync_redirect_url
 from kakaoplugin.selectors import customer_is_blocked
 from orders.models import OrderSheet
 from orders.rules import shipping_fee, store_rules
@@ -58,6 +61,29 @@ def merchant_order_sheet_create(
         status = 400 if exc.malformed else UNPROCESSABLE
         raise PluginError(status, exc.message, http_status=status) from None
     return sheet_launch(sheet=sheet)
+
+
+@dataclass(frozen=True)
+class KakaoSyncLaunch:
+    state: str
+    expires_in: int
+    redirect_uri: str
+    plugin_id: str
+    launch_link: str | None
+
+
+def kakaosync_launch(*, kakao_app: KakaoApp, base_url: str) -> KakaoSyncLaunch:
+    """A fresh ``state`` for one launch of the Kakao Sync plugin (the redirect URI only admits the
+    states we issued), and the launch link carrying it when the app has a Kakao Sync plugin id."""
+    state = kakaosync_state_issue(kakao_app=kakao_app)
+    plugin_id = kakao_app.kakaosync_plugin_id
+    return KakaoSyncLaunch(
+        state=state,
+        expires_in=settings.KAKAOSYNC_STATE_MAX_AGE_SECONDS,
+        redirect_uri=kakaosync_redirect_url(base_url, kakao_app.pk),
+        plugin_id=plugin_id,
+        launch_link=bizplugin_link(plugin_id=plugin_id, state=state) if plugin_id else None,
+    )
 
 
 def product_launch_link(*, kakao_app: KakaoApp, product: Product) -> tuple[str, str]:

@@ -56,8 +56,10 @@ class OrderSheetLineInline(admin.TabularInline):
 
 @admin.register(OrderSheet)
 class OrderSheetAdmin(admin.ModelAdmin):
-    list_display = ("id", "kakao_app", "product_name", "quantity", "total_amount", "status", "app_user_id", "created_at")
-    list_filter = ("status", "kakao_app")
+    list_display = (
+        "id", "kakao_app", "livemode", "product_name", "quantity", "total_amount", "status", "app_user_id", "created_at",
+    )  # fmt: skip
+    list_filter = ("status", "kakao_app", "livemode")
     search_fields = ("id", "app_user_id", "relay_id", "product_code")
     readonly_fields = [f.name for f in OrderSheet._meta.fields]
     inlines = [OrderSheetLineInline]
@@ -104,7 +106,7 @@ class AttentionFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("yes", "refund owed, approval unsettled, or a failed KakaoPay call"),
+            ("yes", "refund owed, approval unsettled, a failed KakaoPay call, or flagged for review"),
         ]
 
     def queryset(self, request, queryset):
@@ -113,7 +115,7 @@ class AttentionFilter(admin.SimpleListFilter):
                 kind__in=[PaymentEvent.Kind.CANCEL_FAILURE, PaymentEvent.Kind.CANCEL_UNKNOWN]
             ).values("order_id")
             return queryset.filter(
-                Q(status__in=[Order.Status.REFUNDING, Order.Status.APPROVING]) | Q(pk__in=bad)
+                Q(status__in=[Order.Status.REFUNDING, Order.Status.APPROVING]) | Q(pk__in=bad) | ~Q(flag="")
             )
         return queryset
 
@@ -157,10 +159,10 @@ class RefundForm(forms.Form):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
-        "partner_order_id", "kakao_app", "status", "t4", "total_amount", "shipping_fee", "refunded_amount",
+        "partner_order_id", "kakao_app", "livemode", "status", "t4", "total_amount", "shipping_fee", "refunded_amount",
         "app_user_id", "relay_id", "failure_message", "created_at",
     )  # fmt: skip
-    list_filter = ("status", AttentionFilter, "kakao_app", RelayIdFilter, AppUserFilter, "created_at")
+    list_filter = ("status", AttentionFilter, "flag", "kakao_app", "livemode", RelayIdFilter, AppUserFilter, "created_at")
     date_hierarchy = "created_at"
     search_fields = ("partner_order_id", "tid", "aid", "app_user_id", "relay_id", "sheet__id")
     list_select_related = ("kakao_app",)
@@ -168,7 +170,8 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderLineInline, PaymentEventInline]
     actions = ["refund", "check_with_kakaopay"]
     fieldsets = (
-        (None, {"fields": ("partner_order_id", "kakao_app", "sheet", "status", "t4", "failure_message", "failure_reason")}),
+        (None, {"fields": ("partner_order_id", "kakao_app", "livemode", "sheet", "status", "t4", "failure_message",
+                           "failure_reason", "flag", "flag_note")}),
         ("Buyer", {"fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code", "shipping_address")}),
         ("Amounts", {"fields": ("item_name", "item_code", "quantity", "goods_amount", "shipping_fee", "total_amount",
                                 "tax_free_amount", "vat_amount", "use_shipping")}),

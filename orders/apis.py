@@ -15,7 +15,7 @@ from kakaoplugin import envelope
 from kakaoplugin.envelope import BadRequest, PluginError
 from kakaoplugin.views import PluginAPIView, require
 
-from . import services
+from . import pay_links, services
 from .selectors import order_status_row
 
 
@@ -84,17 +84,41 @@ def _params(request) -> dict:
     return params
 
 
-class KakaoPayApprovalApi(PluginAPIView):
+# --- the buyer's browser: KakaoPay's redirects (orders.pay_links) ------------------------------
+
+_BAD_LINK = "유효하지 않은 결제 주소입니다 (invalid payment link)"
+_EXPIRED_LINK = "이미 처리되었거나 만료된 결제 주소입니다 (this payment link is no longer valid)"
+
+
+class PayLinkApi(PluginAPIView):
+    """``/pay/<partner_order_id>/<action>/<token>``: reached by the buyer's browser, authorised by
+    the order's token for ``action`` (the gate applies no plugin key and no allowlist here)."""
+
+    action = ""
+
+    def order(self, ref: str, token: str, pg_token: str = ""):
+        order = pay_links.order_for_link(kakao_app=self.kakao_app, ref=ref, action=self.action, token=token)
+        if order is None:
+            raise PluginError(404, _BAD_LINK, http_status=404)
+        if not pay_links.link_still_valid(order=order, action=self.action, pg_token=pg_token):
+            raise PluginError(410, order.failure_message or _EXPIRED_LINK, http_status=410)
+        return order
+
+
+class KakaoPayApprovalApi(PayLinkApi):
     """T3: KakaoPay's approval redirect with partner_order_id, partner_user_id, pg_token."""
 
-    def get(self, request, plugin_key):
+    action = "approval"
+
+    def get(self, request, ref: str, token: str):
         params = _params(request)
+        order = self.order(ref, token, str(params.get("pg_token") or ""))  # the link first, then the query
         pg_token = require(params, "pg_token")
         return _answer(
             services.order_t3(
                 kakao_app=self.kakao_app,
                 partner_order_id=params.get("partner_order_id"),
-                order_ref=params.get("order"),
+                order_ref=order.partner_order_id,
                 partner_user_id=params.get("partner_user_id"),
                 pg_token=pg_token,
                 params=params,
@@ -104,19 +128,18 @@ class KakaoPayApprovalApi(PluginAPIView):
     post = get
 
 
-class KakaoPayCancelApi(PluginAPIView):
+class KakaoPayCancelApi(PayLinkApi):
     """cancel_url: the buyer cancelled at KakaoPay."""
 
+    action = "cancel"
     failed = False
 
-    def get(self, request, plugin_key):
+    def get(self, request, ref: str, token: str):
         params = _params(request)
+        order = self.order(ref, token)
         return _answer(
             services.order_buyer_abandoned(
-                kakao_app=self.kakao_app,
-                partner_order_id=params.get("partner_order_id") or params.get("order"),
-                failed=self.failed,
-                params=params,
+                kakao_app=self.kakao_app, partner_order_id=order.partner_order_id, failed=self.failed, params=params
             )
         )
 
@@ -126,6 +149,7 @@ class KakaoPayCancelApi(PluginAPIView):
 class KakaoPayFailApi(KakaoPayCancelApi):
     """fail_url: payment failed at KakaoPay."""
 
+    action = "fail"
     failed = True
 
 

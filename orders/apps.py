@@ -8,17 +8,27 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from kakaoplugin.gate import register_fast_path
+        from kakaoplugin.gate import register_browser_area, register_fast_path
+        from kakaoplugin.plugin_paths import PAY_ACTIONS, PAY_AREA
 
         from .apis import order_status
+        from .pay_links import kakao_app_for_pay_ref
 
         register_fast_path("order_status", order_status)  # T4: Kakao polls it every 0.5 s per buyer
+        # KakaoPay's redirects of the buyer's browser: /pay/<partner_order_id>/<action>/<token>
+        register_browser_area(PAY_AREA, resolve=kakao_app_for_pay_ref, actions=PAY_ACTIONS)
+
+        from kakaoplugin.metrics import register_state_source
+
+        from .metrics import order_state
+
+        register_state_source(order_state)
 
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": 60.0}
+            "orders.sweep_expired_orders", {"task": "orders.tasks.sweep_expired_orders", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": 60.0}
+            "orders.reconcile_payments", {"task": "orders.tasks.reconcile_payments", "schedule": settings.PERIODIC_SWEEP_SECONDS}
         )
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "orders.charge_subscriptions",

@@ -14,6 +14,11 @@ from django.db import models
 from kakaoplugin.fields import EncryptedTextField
 from kakaoplugin.models import KakaoApp
 
+LIVEMODE_HELP = (
+    "False for a test app's (KakaoApp.environment test): a test order uses the catalog's test stock and is "
+    "not a sale. Stamped from the app at creation, never changed"
+)
+
 
 def new_order_sheet_id() -> str:
     """Unguessable (144 random bits), url-safe, well under Kakao's 100-character limits."""
@@ -28,6 +33,7 @@ class OrderSheet(models.Model):
 
     id = models.CharField(primary_key=True, max_length=40, default=new_order_sheet_id, editable=False)
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="order_sheets")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
     app_user_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     relay_id = models.CharField(max_length=200, null=True, blank=True, db_index=True)
     product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -61,7 +67,7 @@ class OrderSheetLine(models.Model):
     sub_group_id = models.CharField(max_length=200, blank=True)
     option_id = models.CharField(max_length=100, blank=True)
     option_value = models.CharField(max_length=200, blank=True)
-    # The catalog row whose stock this line takes (None for answers and unlimited options).
+    # The catalog row whose stock this line takes (None for answers and options unlimited in both modes).
     catalog_option = models.ForeignKey(
         "catalog.Option", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -195,6 +201,13 @@ class Order(models.Model):
         FAILED = "failed", "failed (F)"
         CANCELLED = "cancelled", "cancelled (C)"
 
+    class Flag(models.TextChoices):
+        """Why staff must look at an order (filterable in the admin); empty: nothing to review."""
+
+        NONE = "", "—"
+        ANSWER_MISMATCH = "answer_mismatch", "KakaoPay answer does not match the order"
+        DUPLICATE_TID = "duplicate_tid", "tid also held by another order (before the unique tid rule)"
+
     T4_STATUS = {
         Status.PENDING: "W",
         Status.HELD: "W",
@@ -208,6 +221,7 @@ class Order(models.Model):
     partner_order_id = models.CharField(max_length=100, unique=True, default=new_partner_order_id, editable=False)
     sheet = models.ForeignKey(OrderSheet, on_delete=models.PROTECT, related_name="orders")
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="orders")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
     app_user_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     partner_user_id = models.CharField(max_length=100)
     relay_id = models.CharField(max_length=200, null=True, blank=True, db_index=True)
@@ -228,6 +242,7 @@ class Order(models.Model):
     failure_message = models.CharField(max_length=200, blank=True, help_text="T4's message for F (Korean)")
     failure_reason = models.CharField(max_length=40, blank=True)
 
+    # A tid belongs to one order for ever (unique per Kakao app: ``order_unique_tid_per_app``).
     tid = models.CharField(max_length=40, blank=True, db_index=True)
     # Set for 정기결제 orders (the sign-up payment and every scheduled charge): the subscription CID.
     cid = models.CharField("KakaoPay CID", max_length=10, blank=True, help_text="Empty: the app's CID")
@@ -249,6 +264,11 @@ class Order(models.Model):
     approve_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="Set (and committed) before an approve call: its outcome must be learned"
     )
+    flag = models.CharField(
+        "review flag", max_length=20, choices=Flag.choices, default="", blank=True, db_index=True,
+        help_text="Set when something about the payment needs a person (see the payment events)",
+    )
+    flag_note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -258,6 +278,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "hold_expires_at"], name="order_status_hold"),
             models.Index(fields=["status", "lease_until"], name="order_status_lease"),
+        ]
+        constraints = [
+            # One KakaoPay payment (tid) is one order: no second order can ever settle by it.
+            models.UniqueConstraint(
+                fields=["kakao_app", "tid"], condition=~models.Q(tid=""), name="order_unique_tid_per_app"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -319,6 +345,8 @@ class PaymentEvent(models.Model):
         CANCEL_FAILURE = "cancel_failure"
         CANCEL_UNKNOWN = "cancel_unknown"
         STATE = "state"
+        # a KakaoPay answer that is not about this order's payment (orders.answers): never settles it
+        ANSWER_MISMATCH = "answer_mismatch"
         # 정기결제 (orders.subscriptions): scheduled charges and calls about the sid
         CHARGE_REQUEST = "charge_request"
         CHARGE_SUCCESS = "charge_success"
@@ -375,6 +403,7 @@ class Subscription(models.Model):
         FAILED = "failed", "sign-up failed"
 
     kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="subscriptions")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
     signup_order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="subscription")
     plan = models.ForeignKey(
         "catalog.SubscriptionPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"

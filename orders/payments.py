@@ -1,6 +1,6 @@
 """The money moves: approve exactly once, settle unknown outcomes, compensate, refund, sweep.
 
-Invariants (../shared/design/payment-flow.md):
+Invariants (docs/payment-flow.md):
 
 1. At most one approve succeeds per order, and no second approve starts while the outcome of the
    first is unknown.  A runner *claims* the order with one conditional UPDATE (HELD → APPROVING,
@@ -41,8 +41,11 @@ from kakaoplugin.clients.kakaopay import (
     KakaoPayResult,
     KakaoPayUnavailable,
 )
+from kakaoplugin.metrics import APPROVAL_SECONDS, KAKAOPAY_CALLS, KAKAOPAY_LATENCY, PAYMENT_OUTCOMES
 
+from .answers import MSG_MISMATCH, AnswerMismatch, answer_check
 from .models import Order, OrderSheet, PaymentEvent
+from .selectors import t3_untried_pg_token
 from .services import MSG_EXPIRED, MSG_SOLD_OUT, order_fail, payment_event_record
 from .webhooks import ORDER_CANCELLED, ORDER_FAILED, ORDER_PAID, ORDER_REFUNDED, order_webhook_emit
 
@@ -96,6 +99,10 @@ def _record_call(order: Order, kind: str, err_or_result: KakaoPayResult | KakaoP
         order=order, kind=kind, key=key, request=request, response=response, outcome=outcome, message=message,
         http_status=status, duration_ms=ms, created_by=created_by,
     )  # fmt: skip
+    operation = err_or_result.op or kind  # every KakaoPay call is recorded here: metrics too
+    KAKAOPAY_CALLS.labels(operation, outcome).inc()
+    if ms is not None:
+        KAKAOPAY_LATENCY.labels(operation).observe(ms / 1000)
 
 
 # --- approve -----------------------------------------------------------------------------------
@@ -151,16 +158,21 @@ def payment_approve(*, order_id: int) -> Outcome:
         result = client.approve(cid_secret=order.kakao_app.cid_secret, **params)
     except KakaoPayDeclined as exc:
         _record_call(order, PaymentEvent.Kind.APPROVE_FAILURE, exc, outcome=PaymentEvent.Outcome.REFUSED)
+        # What did the refusal do to the payment?  A declined payment has ended at KakaoPay (its
+        # message is the buyer's); a refusal of a repeated approve may mean an earlier one went
+        # through; a refused request (a pg_token KakaoPay did not issue for this tid, ...) leaves
+        # the payment waiting for approval: the genuine pg_token may still come.
+        verdict = _settle_by_inquiry(order, client, decline=exc)
+        if verdict is _Verdict.SETTLED:
+            return Outcome.DONE
+        if verdict is _Verdict.NOT_APPROVED:
+            return _pg_token_refused(order, exc)
         if order.approve_attempts > 1:
-            # A refusal of a repeated approve may mean an earlier one went through.
-            verdict = _settle_by_inquiry(order, client)
-            if verdict is _Verdict.SETTLED:
-                return Outcome.DONE
-            if verdict is _Verdict.UNKNOWN:
-                _release_lease(order)
-                return Outcome.RETRY
+            _release_lease(order)
+            return Outcome.RETRY
         with transaction.atomic():
             order_fail(order=order, reason="declined", message=exc.buyer_message, from_states=(Order.Status.APPROVING,))
+        PAYMENT_OUTCOMES.labels("declined").inc()
         return Outcome.DONE
     except KakaoPayNotConfigured as exc:
         _record_call(order, PaymentEvent.Kind.APPROVE_FAILURE, exc, outcome=PaymentEvent.Outcome.ERROR)
@@ -169,10 +181,77 @@ def payment_approve(*, order_id: int) -> Outcome:
         return Outcome.DONE
     except KakaoPayUnavailable as exc:
         _record_call(order, PaymentEvent.Kind.APPROVE_UNKNOWN, exc, outcome=PaymentEvent.Outcome.UNKNOWN)
+        PAYMENT_OUTCOMES.labels("unknown").inc()  # settled later by the order inquiry
         _release_lease(order)
         return Outcome.RETRY
     _record_call(order, PaymentEvent.Kind.APPROVE_SUCCESS, result, outcome=PaymentEvent.Outcome.OK)
+    mismatch = answer_check(order=order, op="approve", data=result.data)
+    if mismatch is not None:
+        return _answer_rejected(order, mismatch, result.data, money_moved=True)
     return _complete(order, result.data)
+
+
+def _pg_token_refused(order: Order, exc: KakaoPayDeclined) -> Outcome:
+    """KakaoPay refused the pg_token and the tid still waits for approval: the order is not failed.
+    It goes back to HELD without a pg_token (the sweeper fails it when the hold runs out) and takes
+    the next pg_token a T3 brought that was never tried; else the genuine T3 still to come."""
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, status=Order.Status.APPROVING).update(
+            status=Order.Status.HELD, pg_token="", approve_requested_at=None, lease_until=None,
+            updated_at=timezone.now(),
+        )  # fmt: skip
+        if not changed:
+            return Outcome.DONE
+        payment_event_record(
+            order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
+            message=f"KakaoPay refused the approve request ({exc.code} {exc.msg}) and the payment still waits "
+            "for approval: pg_token dropped, waiting for the genuine approval redirect",
+        )  # fmt: skip
+        nxt = t3_untried_pg_token(order=order)
+        if nxt and Order.objects.filter(pk=order.pk, status=Order.Status.HELD, pg_token="").update(pg_token=nxt):
+            from .tasks import approve_order
+
+            approve_order.delay_on_commit(order.pk)
+    return Outcome.DONE
+
+
+def _answer_rejected(order: Order, mismatch: AnswerMismatch, data: dict[str, Any], *, money_moved: bool) -> Outcome:
+    """An answer that is not this order's (recorded and flagged by ``answer_check``) never marks it
+    paid: the order fails.  If it says this order's own payment was approved (only the amounts or
+    the buyer differ), that payment is cancelled at KakaoPay (REFUNDING, then compensation); money
+    of another payment (another tid or partner_order_id) is never touched."""
+    reason = "amount_mismatch" if mismatch.amount_only else "answer_mismatch"
+    message = MSG_AMOUNT_MISMATCH if mismatch.amount_only else MSG_MISMATCH
+    PAYMENT_OUTCOMES.labels("mismatch").inc()
+    if not money_moved or mismatch.foreign:
+        with transaction.atomic():
+            order_fail(order=order, reason=reason, message=message, from_states=(Order.Status.APPROVING,))
+        return Outcome.DONE
+    total, tax_free, vat = _amounts(data)
+    from catalog.stock import stock_release
+
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != Order.Status.APPROVING:
+            return Outcome.DONE  # settled by someone else already
+        locked.aid = _aid(data)[:40]
+        locked.approved_amount, locked.approved_tax_free_amount, locked.approved_vat_amount = total, tax_free, vat
+        locked.status, locked.failure_reason, locked.failure_message = Order.Status.REFUNDING, reason, message
+        locked.lease_until = None
+        locked.save()
+        stock_release(reference=locked.partner_order_id)
+        payment_event_record(order=locked, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
+                             message=f"{locked.status}: {mismatch.describe()}; cancelling at KakaoPay")  # fmt: skip
+    return payment_compensate(order_id=order.pk)
+
+
+def _aid(data: dict[str, Any]) -> str:
+    aid = str(data.get("aid") or "")
+    if not aid:
+        for detail in data.get("payment_action_details") or []:
+            if detail.get("payment_action_type") == "PAYMENT":
+                aid = str(detail.get("aid") or "")
+    return aid
 
 
 def call_may_be_in_flight(*, order: Order, client: KakaoPayClient, unknown_kind: str, sent_at) -> bool:
@@ -195,8 +274,10 @@ def _may_be_in_flight(order: Order, client: KakaoPayClient) -> bool:
     )
 
 
-def _settle_by_inquiry(order: Order, client: KakaoPayClient) -> _Verdict:
-    """Ask KakaoPay what happened to the tid and settle the order from it when it says."""
+def _settle_by_inquiry(order: Order, client: KakaoPayClient, *, decline: KakaoPayDeclined | None = None) -> _Verdict:
+    """Ask KakaoPay what happened to the tid and settle the order from it when it says (after
+    checking that the answer is this order's payment).  ``decline``: the approve refusal that made
+    us ask; when the payment failed, the order fails as declined, with KakaoPay's words to the buyer."""
     try:
         result = client.order(cid=order.kakaopay_cid, tid=order.tid, cid_secret=order.kakao_app.cid_secret)
     except KakaoPayError as exc:
@@ -204,6 +285,10 @@ def _settle_by_inquiry(order: Order, client: KakaoPayClient) -> _Verdict:
         return _Verdict.UNKNOWN
     status = str(result.data.get("status", ""))
     _record_call(order, PaymentEvent.Kind.INQUIRY, result, outcome=PaymentEvent.Outcome.OK, message=status)
+    mismatch = answer_check(order=order, op="order", data=result.data)
+    if mismatch is not None:
+        _answer_rejected(order, mismatch, result.data, money_moved=status in APPROVED | CANCELLED_AT_KAKAOPAY)
+        return _Verdict.SETTLED
     if status in APPROVED:
         _complete(order, result.data)
         return _Verdict.SETTLED
@@ -211,7 +296,8 @@ def _settle_by_inquiry(order: Order, client: KakaoPayClient) -> _Verdict:
         return _Verdict.NOT_APPROVED
     if status in FAILED_AT_KAKAOPAY:
         with transaction.atomic():
-            order_fail(order=order, reason=f"kakaopay_{status.lower()}", message=FAILED_AT_KAKAOPAY[status],
+            order_fail(order=order, reason="declined" if decline else f"kakaopay_{status.lower()}",
+                       message=decline.buyer_message if decline else FAILED_AT_KAKAOPAY[status],
                        from_states=(Order.Status.APPROVING,))  # fmt: skip
         return _Verdict.SETTLED
     if status == "PART_CANCEL_PAYMENT":
@@ -255,17 +341,24 @@ def _amounts(data: dict[str, Any]) -> tuple[int, int, int]:
     return int(amount.get("total") or 0), int(amount.get("tax_free") or 0), int(amount.get("vat") or 0)
 
 
+def _count_approved(order: Order) -> None:
+    """Metrics of a paid order: one approval, and the time from its approval redirect (T3) to S."""
+    PAYMENT_OUTCOMES.labels("approved").inc()
+    t3 = (
+        order.events.filter(kind=PaymentEvent.Kind.T3_RECEIVED, outcome=PaymentEvent.Outcome.OK)
+        .order_by("created_at").values_list("created_at", flat=True).first()
+    )  # fmt: skip
+    if t3 is not None and order.completed_at is not None:
+        APPROVAL_SECONDS.observe(max((order.completed_at - t3).total_seconds(), 0.0))
+
+
 def _complete(order: Order, data: dict[str, Any]) -> Outcome:
     """KakaoPay approved (an approve answer or an inquiry): PAID, or REFUNDING when we cannot deliver."""
     total, tax_free, vat = _amounts(data)
     approved_at = parse_datetime(str(data.get("approved_at") or "")) or timezone.now()
     if timezone.is_naive(approved_at):
         approved_at = timezone.make_aware(approved_at, timezone.get_fixed_timezone(0))
-    aid = str(data.get("aid") or "")
-    if not aid:
-        for detail in data.get("payment_action_details") or []:
-            if detail.get("payment_action_type") == "PAYMENT":
-                aid = str(detail.get("aid") or "")
+    aid = _aid(data)
     refund = False
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -276,29 +369,24 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
         locked.approved_at = approved_at
         locked.payment_method = str(data.get("payment_method_type") or "")[:10]
         locked.lease_until = None
-        if total != locked.total_amount:
+        # (the answer was checked against the order, amounts included, by orders.answers)
+        try:
+            stock_sell(reference=locked.partner_order_id)
+        except OutOfStock:
             locked.status, locked.failure_reason, locked.failure_message = (
-                Order.Status.REFUNDING, "amount_mismatch", MSG_AMOUNT_MISMATCH
+                Order.Status.REFUNDING, "out_of_stock", MSG_SOLD_OUT
             )
             refund = True
         else:
-            try:
-                stock_sell(reference=locked.partner_order_id)
-            except OutOfStock:
-                locked.status, locked.failure_reason, locked.failure_message = (
-                    Order.Status.REFUNDING, "out_of_stock", MSG_SOLD_OUT
-                )
-                refund = True
-            else:
-                locked.status = Order.Status.PAID
-                locked.completed_at = timezone.now()
-                OrderSheet.objects.filter(pk=locked.sheet_id, status=OrderSheet.Status.OPEN).update(
-                    status=OrderSheet.Status.ORDERED
-                )
-                if locked.cid:  # 정기결제 sign-up: keep the sid, start the subscription
-                    from .subscriptions import subscription_activate
+            locked.status = Order.Status.PAID
+            locked.completed_at = timezone.now()
+            OrderSheet.objects.filter(pk=locked.sheet_id, status=OrderSheet.Status.OPEN).update(
+                status=OrderSheet.Status.ORDERED
+            )
+            if locked.cid:  # 정기결제 sign-up: keep the sid, start the subscription
+                from .subscriptions import subscription_activate
 
-                    subscription_activate(order=locked, data=data)
+                subscription_activate(order=locked, data=data)
         if refund:
             from catalog.stock import stock_release
 
@@ -311,6 +399,8 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
         )  # fmt: skip
         if locked.status == Order.Status.PAID:
             order_webhook_emit(order_id=locked.pk, event_type=ORDER_PAID)
+    if not refund:
+        _count_approved(locked)
     if refund:
         return payment_compensate(order_id=order.pk)
     return Outcome.DONE
@@ -359,6 +449,8 @@ def payment_compensate(*, order_id: int) -> Outcome:
                 return Outcome.RETRY
             _record_call(order, PaymentEvent.Kind.INQUIRY, result, outcome=PaymentEvent.Outcome.OK,
                          message=str(result.data.get("status")))  # fmt: skip
+            if answer_check(order=order, op="order", data=result.data) is not None:
+                return _compensation_stopped(order)
             if result.data.get("status") != "CANCEL_PAYMENT":
                 if result.data.get("status") == "PART_CANCEL_PAYMENT":
                     # part was cancelled elsewhere: the next try cancels what is really left
@@ -371,6 +463,8 @@ def payment_compensate(*, order_id: int) -> Outcome:
         else:
             _record_call(order, PaymentEvent.Kind.CANCEL_SUCCESS, result, outcome=PaymentEvent.Outcome.OK,
                          message="compensation")  # fmt: skip
+            if answer_check(order=order, op="cancel", data=result.data) is not None:
+                return _compensation_stopped(order)
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order_id)
         if result is not None:
@@ -382,6 +476,21 @@ def payment_compensate(*, order_id: int) -> Outcome:
         payment_event_record(order=locked, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.OK,
                              message=f"failed after refund of {locked.refunded_amount}")  # fmt: skip
         order_webhook_emit(order_id=locked.pk, event_type=ORDER_FAILED)
+    PAYMENT_OUTCOMES.labels("compensated").inc()
+    return Outcome.DONE
+
+
+def _compensation_stopped(order: Order) -> Outcome:
+    """A cancel (or inquiry) answer that is not this order's: nothing is taken as refunded and no
+    further cancel is sent; the order ends FAILED, flagged for staff to settle by hand."""
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, status=Order.Status.REFUNDING).update(
+            status=Order.Status.FAILED, lease_until=None, completed_at=timezone.now(), updated_at=timezone.now()
+        )
+        if changed:
+            payment_event_record(order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
+                                 message="compensation stopped: KakaoPay's answer is not this order's; settle by hand")  # fmt: skip
+            order_webhook_emit(order_id=order.pk, event_type=ORDER_FAILED)
     return Outcome.DONE
 
 
@@ -395,6 +504,12 @@ def _apply_canceled(order: Order, data: dict[str, Any]) -> None:
 
 
 # --- refunds from the admin --------------------------------------------------------------------
+
+
+MSG_REFUND_MISMATCH = (
+    "KakaoPay's answer to the cancel of {order} is not about this order's payment: nothing was recorded as "
+    "refunded and the order is flagged for review (see its payment events)."
+)
 
 
 class RefundError(Exception):
@@ -456,6 +571,8 @@ def payment_refund(
             data = client.cancel(cid_secret=order.kakao_app.cid_secret, **params)
             _record_call(order, PaymentEvent.Kind.CANCEL_SUCCESS, data, outcome=PaymentEvent.Outcome.OK, created_by=staff)
             data = data.data
+            if answer_check(order=order, op="cancel", data=data) is not None:
+                data, error = None, MSG_REFUND_MISMATCH.format(order=order)
         except KakaoPayDeclined as exc:
             _record_call(order, PaymentEvent.Kind.CANCEL_FAILURE, exc, outcome=PaymentEvent.Outcome.REFUSED, created_by=staff)
             error = f"KakaoPay refused the cancel of {order}: {exc.code} {exc.msg} {exc.method_result_message}".strip()
@@ -466,7 +583,9 @@ def payment_refund(
                 _record_call(order, PaymentEvent.Kind.INQUIRY, inquiry, outcome=PaymentEvent.Outcome.OK,
                              message=str(inquiry.data.get("status")), created_by=staff)  # fmt: skip
                 data = inquiry.data
-                if int((data.get("canceled_amount") or {}).get("total") or 0) <= order.refunded_amount:
+                if answer_check(order=order, op="order", data=data) is not None:
+                    data, error = None, MSG_REFUND_MISMATCH.format(order=order)
+                elif int((data.get("canceled_amount") or {}).get("total") or 0) <= order.refunded_amount:
                     data, error = None, f"The cancel of {order} did not go through ({exc.message}); try again."
             except KakaoPayError as exc2:
                 _record_call(order, PaymentEvent.Kind.INQUIRY, exc2, outcome=PaymentEvent.Outcome.UNKNOWN, created_by=staff)

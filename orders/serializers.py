@@ -56,7 +56,14 @@ class PaymentEventSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
-    """An order: one payment attempt on an order sheet, with what was bought and what was paid."""
+    """An order: one payment attempt on an order sheet, with what was bought and what was paid.
+
+    ``livemode`` is false for a test app's order (a test payment: not a sale, real stock untouched).
+    """
+
+    livemode = serializers.BooleanField(
+        read_only=True, help_text="false: a test order (the Kakao app is a test app); not a sale"
+    )
 
     order_sheet_id = serializers.CharField(source="sheet_id")
     order_status = serializers.ChoiceField(
@@ -72,7 +79,7 @@ class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "partner_order_id", "order_sheet_id", "status", "order_status", "failure_reason", "failure_message",
+            "partner_order_id", "livemode", "order_sheet_id", "status", "order_status", "failure_reason", "failure_message",
             "app_user_id", "partner_user_id", "relay_id", "item_name", "item_code", "quantity", "product", "lines",
             "goods_amount", "shipping_fee", "total_amount", "tax_free_amount", "vat_amount", "use_shipping",
             "shipping_address", "tid", "aid", "payment_method", "approved_amount", "approved_at",
@@ -86,13 +93,14 @@ class OrderSheetSerializer(serializers.ModelSerializer):
     """An order sheet: the choices a payment plugin launch (``oneclick_id``) pays for."""
 
     product_id = serializers.CharField(source="product_code")
+    livemode = serializers.BooleanField(read_only=True, help_text="false: made for a test app (test stock)")
     goods_amount = serializers.IntegerField(source="total_amount", help_text="KRW: quantity × price plus options")
     lines = OrderSheetLineSerializer(many=True)
 
     class Meta:
         model = OrderSheet
         fields = [
-            "id", "status", "app_user_id", "relay_id", "product_id", "product_name", "product_url", "unit_price",
+            "id", "livemode", "status", "app_user_id", "relay_id", "product_id", "product_name", "product_url", "unit_price",
             "quantity", "goods_amount", "tax_free_amount", "use_shipping", "lines", "expires_at", "created_at",
         ]  # fmt: skip
         read_only_fields = fields

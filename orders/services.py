@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,10 +19,11 @@ from kakaoplugin import envelope
 from kakaoplugin.envelope import PluginError
 from kakaoplugin.fields import mask
 from kakaoplugin.models import KakaoApp
-from kakaoplugin.plugin_paths import plugin_url
+from kakaoplugin.outbox import outbox_add
 from kakaoplugin.selectors import customer_is_blocked
 
 from .models import Order, OrderLine, OrderSheet, OrderSheetLine, PaymentEvent, StoreRules
+from .pay_links import pay_url
 from .rules import shipping_fee, store_is_open, store_rules, vat_of
 from .webhooks import ORDER_FAILED, order_webhook_emit
 
@@ -71,6 +72,7 @@ def order_sheet_create(
     ttl = settings.ORDER_SHEET_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     sheet = OrderSheet.objects.create(
         kakao_app=kakao_app,
+        livemode=kakao_app.livemode,
         app_user_id=app_user_id,
         relay_id=relay_id,
         product_id=draft.product_pk,
@@ -152,7 +154,7 @@ def order_sheet_create_from_choices(
     The one path from choices to a sheet: option T2 and the merchant API both call it.  Raises
     :class:`catalog.selection.SelectionError` saying what was wrong.
     """
-    selection = selection_validate(payload=choices)
+    selection = selection_validate(payload=choices, livemode=kakao_app.livemode)
     return order_sheet_create(
         kakao_app=kakao_app,
         draft=sheet_draft_from_selection(selection),
@@ -209,6 +211,9 @@ MSG_BLOCKED = "사용이 제한된 사용자입니다."
 MSG_SOLD_OUT = "주문 상품이 품절되었습니다."
 MSG_NOT_ON_SALE = "판매가 종료된 상품입니다."
 MSG_EXPIRED = "결제 시간이 초과되었습니다. 다시 주문해 주세요."
+MSG_SHEET_OTHER_MODE = "테스트/운영 모드가 바뀌기 전에 만든 주문서입니다. 다시 주문해 주세요."
+MSG_TID_TAKEN = "이미 다른 주문에 사용된 결제 번호(tid)입니다. (This payment belongs to another order.)"
+TID_TAKEN = 400  # T2's answer for a tid another order holds: nothing is stored
 
 
 def _stock_items(order: Order) -> list[StockItem]:
@@ -269,6 +274,8 @@ def order_create_for_sheet(
         raise PluginError(envelope.INVALID_ORDER, MSG_INVALID_SHEET)
     if sheet.status != OrderSheet.Status.OPEN or sheet.expires_at <= timezone.now():
         raise PluginError(envelope.INVALID_ORDER, MSG_SHEET_CLOSED)
+    if sheet.livemode != kakao_app.livemode:  # made in the other mode: its stock check was another counter's
+        raise PluginError(envelope.INVALID_ORDER, MSG_SHEET_OTHER_MODE)
     _check_member(kakao_app=kakao_app, owner=sheet.app_user_id, app_user_id=app_user_id)
     rules = store_rules(kakao_app)
     _check_open(rules)
@@ -292,9 +299,12 @@ def order_create_for_sheet(
         fee, goods = 0, subscription_signup_amount(plan=plan, quantity=sheet.quantity)
         total = goods
         tax_free = total if tax_free_goods else 0
+    if not 0 <= total <= settings.ORDER_MAX_AMOUNT:  # the goods were capped at T2; the delivery fee was not
+        raise PluginError(400, f"주문 금액이 한도 {settings.ORDER_MAX_AMOUNT:,}원을 넘습니다 (order total over the limit)")
     order = Order.objects.create(
         sheet=sheet,
         kakao_app=kakao_app,
+        livemode=kakao_app.livemode,
         app_user_id=app_user_id or sheet.app_user_id,
         partner_user_id=(app_user_id or sheet.app_user_id or f"guest-{sheet.pk}")[:100],
         relay_id=relay_id or sheet.relay_id,
@@ -349,13 +359,13 @@ def order_create_for_sheet(
 def ordersheet_payload(*, order: Order, base_url: str) -> dict[str, Any]:
     """T1's data (CONTRACTS section 6), numbers as JSON numbers."""
     app = order.kakao_app
-    key = app.plugin_key
-    approval = plugin_url(base_url, key, "kakaopay_approval")
+    # The buyer's browser follows these (KakaoPay's redirects): per-order links with the order's
+    # token for each action, never the plugin key (orders.pay_links).
+    approval = pay_url(order=order, action="approval", base_url=base_url)
     if app.wrap_approval_url:
-        # Kakao's relay, encoded once (CONTRACTS section 6, Decision). The URL is fixed: the relay
-        # adds partner_order_id, partner_user_id and pg_token when it calls it.
+        # Kakao's relay, encoded once (CONTRACTS section 6, Decision). The relay adds
+        # partner_order_id, partner_user_id and pg_token when it calls it.
         approval = settings.KAKAO_APPROVAL_RELAY_TEMPLATE.format(url=quote(approval, safe=""))
-    ref = urlencode({"partner_order_id": order.partner_order_id})
     data: dict[str, Any] = {
         "rest_api_key": app.rest_api_key,
         "cid": order.kakaopay_cid,
@@ -368,8 +378,8 @@ def ordersheet_payload(*, order: Order, base_url: str) -> dict[str, Any]:
         "tax_free_amount": order.tax_free_amount,
         "vat_amount": order.vat_amount,
         "approval_url": approval,
-        "cancel_url": plugin_url(base_url, key, "kakaopay_cancel") + "?" + ref,
-        "fail_url": plugin_url(base_url, key, "kakaopay_fail") + "?" + ref,
+        "cancel_url": pay_url(order=order, action="cancel", base_url=base_url),
+        "fail_url": pay_url(order=order, action="fail", base_url=base_url),
         "use_shipping": order.use_shipping,
     }
     if app.cid_secret:
@@ -473,13 +483,24 @@ def order_t2(
         if order.status != Order.Status.PENDING:
             _t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, order.status)
             return Answer(envelope.INVALID_ORDER, order.failure_message or MSG_SHEET_CLOSED)
+        # A tid belongs to one order for ever (the constraint ``order_unique_tid_per_app`` decides
+        # a race): another order's payment can never settle this one.
+        if Order.objects.filter(kakao_app=kakao_app, tid=tid[:40]).exclude(pk=order.pk).exists():
+            _t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, "tid held by another order")
+            return Answer(TID_TAKEN, MSG_TID_TAKEN)
 
         order.tid = tid[:40]
         if relay_id and not order.relay_id:
             order.relay_id = relay_id
         if isinstance(shipping_address, dict):
             order.shipping_address = {k: str(shipping_address.get(k) or "")[:300] for k in SHIPPING_FIELDS}
-        order.save(update_fields=["tid", "relay_id", "shipping_address", "updated_at"])
+        try:
+            with transaction.atomic():
+                order.save(update_fields=["tid", "relay_id", "shipping_address", "updated_at"])
+        except IntegrityError:  # another order took this tid a moment ago
+            order.tid = ""
+            _t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, "tid held by another order")
+            return Answer(TID_TAKEN, MSG_TID_TAKEN)
         answer = _t2_checks(order, kakao_app, app_user_id)
         if answer.code != envelope.OK:
             code_reason = {envelope.BLOCKED_USER: "blocked", envelope.STORE_CLOSED: "store_closed"}
@@ -493,7 +514,7 @@ def order_t2(
         if order.pg_token:  # T3 came first: this T2 completes the pair
             from .tasks import approve_order
 
-            approve_order.delay_on_commit(order.pk)
+            outbox_add(task=approve_order, args=[order.pk])  # sent after the commit, retried
     return Answer(envelope.OK)
 
 
@@ -530,7 +551,9 @@ def _t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | None) -> An
             return Answer(envelope.INVALID_ORDER, "이미 결제가 진행 중인 주문서입니다.")
     expires = timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS)
     try:
-        stock_hold(reference=order.partner_order_id, items=_stock_items(order), expires_at=expires)
+        stock_hold(
+            reference=order.partner_order_id, items=_stock_items(order), expires_at=expires, livemode=order.livemode
+        )
     except OutOfStock as exc:
         name = exc.item.label.split(" / ")[-1] if exc.item.label else ""
         return Answer(envelope.INVALID_ORDER, f"{MSG_SOLD_OUT} ({name})" if name else MSG_SOLD_OUT)
@@ -547,7 +570,11 @@ def order_t3(
     *, kakao_app: KakaoApp, partner_order_id: str | None, order_ref: str | None, partner_user_id: str | None,
     pg_token: str, params: dict,
 ) -> Answer:  # fmt: skip
-    """KakaoPay's approval redirect: store the pg_token (first wins), start the approval."""
+    """KakaoPay's approval redirect: store the pg_token (first wins), start the approval.
+
+    It must name the order's buyer (``partner_user_id``).  Another pg_token arriving while the
+    order is still unsettled is kept (its T3 event) and answered 200: if KakaoPay refuses the first
+    one, the approval takes it next (``selectors.t3_untried_pg_token``)."""
     if partner_order_id and order_ref and partner_order_id != order_ref:
         return Answer(envelope.INVALID_ORDER, "주문 정보가 일치하지 않습니다.")
     pid = partner_order_id or order_ref
@@ -555,9 +582,10 @@ def order_t3(
     if order is None:
         return Answer(envelope.INVALID_ORDER, "유효하지 않은 주문입니다.")
     shown = {k: v for k, v in params.items() if k != "pg_token"} | {"pg_token": pg_token[:6] + "…"}
-    if partner_user_id and partner_user_id != order.partner_user_id:
+    if partner_user_id != order.partner_user_id:
         payment_event_record(order=order, kind=PaymentEvent.Kind.T3_RECEIVED, request=shown,
-                             outcome=PaymentEvent.Outcome.REFUSED, message="partner_user_id mismatch")  # fmt: skip
+                             outcome=PaymentEvent.Outcome.REFUSED,
+                             message="partner_user_id mismatch" if partner_user_id else "no partner_user_id")  # fmt: skip
         return Answer(envelope.BAD_USER, MSG_BAD_USER)
     with transaction.atomic():
         first = payment_event_record(
@@ -571,6 +599,9 @@ def order_t3(
             pk=order.pk, pg_token="", status__in=(Order.Status.PENDING, Order.Status.HELD)
         ).update(pg_token=pg_token[:100], updated_at=timezone.now())
         order.refresh_from_db(fields=["pg_token", "status", "tid", "failure_message"])
+        unsettled = (Order.Status.PENDING, Order.Status.HELD, Order.Status.APPROVING)
+        if order.pg_token != pg_token and order.status in unsettled:
+            return Answer(envelope.OK)  # kept: tried if KakaoPay refuses the stored pg_token
         if order.pg_token != pg_token:
             return Answer(envelope.INVALID_ORDER, order.failure_message or "이미 처리된 결제입니다.")
         if order.status in (Order.Status.FAILED, Order.Status.REFUNDING, Order.Status.CANCELLED):
@@ -580,7 +611,7 @@ def order_t3(
             # only one runner can claim the order.
             from .tasks import approve_order
 
-            approve_order.delay_on_commit(order.pk)
+            outbox_add(task=approve_order, args=[order.pk])  # sent after the commit, retried
     return Answer(envelope.OK)
 
 

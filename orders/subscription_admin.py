@@ -49,14 +49,16 @@ class InstallmentInline(admin.TabularInline):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("id", "item_name", "app_user_id", "state", "next_charge", "next_amount", "kakao_app", "created_at")
-    list_filter = ("state", "kakao_app", "created_at")
+    list_display = (
+        "id", "item_name", "app_user_id", "state", "next_charge", "next_amount", "kakao_app", "livemode", "created_at",
+    )  # fmt: skip
+    list_filter = ("state", "kakao_app", "livemode", "created_at")
     search_fields = ("app_user_id", "partner_user_id", "signup_order__partner_order_id", "item_name")
     list_select_related = ("kakao_app",)
     inlines = [InstallmentInline]
     actions = ["cancel_at_kakaopay", "check_status", "resume"]
     fieldsets = (
-        (None, {"fields": ("kakao_app", "state", "state_reason", "signup", "plan", "item_name", "quantity")}),
+        (None, {"fields": ("kakao_app", "livemode", "state", "state_reason", "signup", "plan", "item_name", "quantity")}),
         ("Member", {"fields": ("app_user_id", "partner_user_id")}),
         ("Schedule", {"fields": ("message", "billing_cycle_label", "currency", "anchor_date", "rule_shown",
                                  "next_charge", "upcoming")}),
@@ -65,7 +67,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         ("Times", {"fields": ("created_at", "activated_at", "cancelled_at", "cancelled_by", "updated_at")}),
     )  # fmt: skip
     readonly_fields = [
-        "kakao_app", "state", "state_reason", "signup", "plan", "item_name", "quantity", "app_user_id",
+        "kakao_app", "livemode", "state", "state_reason", "signup", "plan", "item_name", "quantity", "app_user_id",
         "partner_user_id", "message", "billing_cycle_label", "currency", "anchor_date", "rule_shown", "next_charge",
         "upcoming", "cid", "sid_masked", "last_approved_at", "kakaopay_state", "kakaopay_status_at",
         "inactivated_at", "created_at", "activated_at", "cancelled_at", "cancelled_by", "updated_at",

@@ -62,6 +62,7 @@ from kakaoplugin.envelope import PluginError
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.selectors import customer_is_blocked
 
+from .answers import MSG_MISMATCH, answer_check
 from .models import Order, OrderLine, PaymentEvent, Subscription, SubscriptionInstallment
 from .payments import _amounts, _record_call, call_may_be_in_flight
 from .rules import vat_of
@@ -142,7 +143,7 @@ def subscription_create_pending(*, order: Order, plan: SubscriptionPlan) -> Subs
     product = plan.product
     rule = plan.rule()
     return Subscription.objects.create(
-        kakao_app=order.kakao_app, signup_order=order, plan=plan, app_user_id=order.app_user_id,
+        kakao_app=order.kakao_app, signup_order=order, livemode=order.livemode, plan=plan, app_user_id=order.app_user_id,
         partner_user_id=order.partner_user_id, item_name=order.item_name, item_code=order.item_code,
         quantity=order.quantity, tax_free=product.tax_type == Product.TaxType.TAX_FREE, cid=order.cid,
         message=plan.message, billing_cycle_label=plan.cycle_label, currency=plan.currency,
@@ -304,7 +305,7 @@ def _child_order(sub: Subscription, inst: Inst) -> Order:
         item_code=sub.item_code, quantity=sub.quantity, goods_amount=inst.amount, shipping_fee=0,
         total_amount=inst.amount, tax_free_amount=tax_free, vat_amount=vat_of(inst.amount - tax_free),
         use_shipping=signup.use_shipping, shipping_address=signup.shipping_address, cid=sub.cid,
-        status=Order.Status.HELD,
+        status=Order.Status.HELD, livemode=sub.livemode,
     )  # fmt: skip
     OrderLine.objects.create(
         order=order, description=f"{sub.item_name} · 정기결제 {inst.seq}회차 ({inst.due_date:%Y-%m-%d})"[:300],
@@ -390,7 +391,7 @@ def _charge_next(subscription_id: int, now: datetime) -> ChargeOutcome:
         Inst.objects.filter(pk=inst.pk).update(lease_until=timezone.now(), last_error=exc.message[:300])
         return ChargeOutcome.RETRY
     _record_call(order, PaymentEvent.Kind.CHARGE_SUCCESS, result, outcome=PaymentEvent.Outcome.OK)
-    return _charged(sub, inst, result.data)
+    return _charged(sub, inst, result.data, op="subscription")
 
 
 def _space_out(sub: Subscription) -> None:
@@ -405,8 +406,12 @@ def _space_out(sub: Subscription) -> None:
             _time.sleep(wait)
 
 
-def _charged(sub: Subscription, inst: Inst, data: dict[str, Any]) -> ChargeOutcome:
-    """KakaoPay charged the installment (its answer, or what the order inquiry says)."""
+def _charged(sub: Subscription, inst: Inst, data: dict[str, Any], *, op: str | None) -> ChargeOutcome:
+    """KakaoPay charged the installment (its answer, or what the order inquiry says).
+
+    ``op`` names the KakaoPay answer ``data`` is, checked against the child order first
+    (``orders.answers``): a mismatch never marks it paid.  None: inferred from the sid's status
+    call (no answer to check)."""
     total, tax_free, vat = _amounts(data)
     approved_at = parse_datetime(str(data.get("approved_at") or "")) or timezone.now()
     if timezone.is_naive(approved_at):
@@ -417,24 +422,32 @@ def _charged(sub: Subscription, inst: Inst, data: dict[str, Any]) -> ChargeOutco
         if locked.status != Inst.Status.CHARGING:
             return ChargeOutcome.DONE  # settled by someone else
         order = Order.objects.select_for_update().get(pk=locked.order_id)
-        order.tid, order.aid = str(data.get("tid") or "")[:40], str(data.get("aid") or "")[:40]
-        order.approved_amount, order.approved_tax_free_amount, order.approved_vat_amount = total, tax_free, vat
-        order.approved_at, order.payment_method = approved_at, str(data.get("payment_method_type") or "")[:10]
+        found = answer_check(order=order, op=op, data=data, tid="") if op else None
+        mismatch, foreign = found is not None, found is not None and found.foreign
+        if not foreign:  # (another payment's tid or amounts are never this order's)
+            order.tid, order.aid = str(data.get("tid") or "")[:40], str(data.get("aid") or "")[:40]
+            order.approved_amount, order.approved_tax_free_amount, order.approved_vat_amount = total, tax_free, vat
+            order.approved_at, order.payment_method = approved_at, str(data.get("payment_method_type") or "")[:10]
         order.completed_at = timezone.now()
-        mismatch = total != order.total_amount
-        if mismatch:
-            order.status, order.failure_reason = Order.Status.REFUNDING, "amount_mismatch"
-            order.failure_message = "결제 금액이 정기결제 금액과 달라 결제를 취소합니다."
+        if found is not None:
+            # this order's own charge, wrong: cancelled (REFUNDING); another payment's: left alone
+            order.status = Order.Status.FAILED if foreign else Order.Status.REFUNDING
+            order.failure_reason = "amount_mismatch" if found.amount_only else "answer_mismatch"
+            order.failure_message = (
+                "결제 금액이 정기결제 금액과 달라 결제를 취소합니다." if found.amount_only else MSG_MISMATCH
+            )
         else:
             order.status = Order.Status.PAID
         order.save()
         payment_event_record(order=order, kind=PaymentEvent.Kind.STATE,
                              outcome=PaymentEvent.Outcome.REFUSED if mismatch else PaymentEvent.Outcome.OK,
                              message=f"{order.status}: charged {total} for {order.total_amount}")  # fmt: skip
-        if not mismatch:
-            from .webhooks import ORDER_PAID, order_webhook_emit
+        from .webhooks import ORDER_FAILED, ORDER_PAID, order_webhook_emit
 
+        if not mismatch:
             order_webhook_emit(order_id=order.pk, event_type=ORDER_PAID)  # a charge is a paid child order
+        elif foreign:
+            order_webhook_emit(order_id=order.pk, event_type=ORDER_FAILED)
         locked.status = Inst.Status.FAILED if mismatch else Inst.Status.PAID
         locked.tid, locked.paid_at, locked.lease_until, locked.requested_at = order.tid, timezone.now(), None, None
         locked.save()
@@ -443,8 +456,8 @@ def _charged(sub: Subscription, inst: Inst, data: dict[str, Any]) -> ChargeOutco
             sub.last_approved_at = str(data["approved_at"])[:40]
         if mismatch:
             sub.save()
-            _stop(sub, None, state=Subscription.State.SUSPENDED, reason=f"installment {inst.seq}: amount mismatch",
-                  inst_status=Inst.Status.FAILED)  # fmt: skip
+            _stop(sub, None, state=Subscription.State.SUSPENDED, inst_status=Inst.Status.FAILED,
+                  reason=f"installment {inst.seq}: {'amount' if found.amount_only else 'answer'} mismatch")  # fmt: skip
         else:
             if sub.next_seq <= locked.seq:
                 keep = sub.state
@@ -454,7 +467,7 @@ def _charged(sub: Subscription, inst: Inst, data: dict[str, Any]) -> ChargeOutco
                 if keep != Subscription.State.ACTIVE:
                     sub.next_due_at = None
             sub.save()
-    if mismatch:
+    if mismatch and not foreign:
         from .payments import payment_compensate
 
         payment_compensate(order_id=order.pk)
@@ -531,8 +544,8 @@ def _settle(sub: Subscription, inst: Inst, order: Order, client: KakaoPayClient)
         status = str(result.data.get("status") or "")
         _record_call(order, PaymentEvent.Kind.INQUIRY, result, outcome=PaymentEvent.Outcome.OK, message=status)
         if status in ("SUCCESS_PAYMENT", "PART_CANCEL_PAYMENT", "CANCEL_PAYMENT"):
-            outcome = _charged(sub, inst, result.data)
-            if status != "SUCCESS_PAYMENT":
+            outcome = _charged(sub, inst, result.data, op="order")
+            if status != "SUCCESS_PAYMENT" and outcome is ChargeOutcome.CHARGED:
                 _cancelled_elsewhere(order, result.data, full=status == "CANCEL_PAYMENT")
             return outcome
         if status.startswith("FAIL") or status == "QUIT_PAYMENT":
@@ -551,7 +564,7 @@ def _settle(sub: Subscription, inst: Inst, order: Order, client: KakaoPayClient)
             message=f"KakaoPay approved on the sid at {status.get('last_approved_at')}, after our call: charged. "
             "Its tid never reached us: find it in KakaoPay's merchant admin to refund.",
         )  # fmt: skip
-        return _charged(sub, inst, data)
+        return _charged(sub, inst, data, op=None)
     if ours is None or _may_be_in_flight(inst, order, client):
         return _unknown(inst)
     payment_event_record(order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.INFO,

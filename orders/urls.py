@@ -1,4 +1,5 @@
-"""Plugin URLs of the orders app, mounted under /plugin/<plugin_key>/ (see kakaoplugin.plugin_paths)."""
+"""Plugin URLs of the orders app, mounted under /plugin/<plugin_key>/ (see kakaoplugin.plugin_paths).
+KakaoPay's browser redirects (T3, cancel, fail) are in orders.browser_urls, outside the plugin key."""
 
 from django.urls import path
 
@@ -12,7 +13,4 @@ urlpatterns: list = [
     path(PATHS["ordersheet"], apis.OrderSheetApi.as_view(), name="ordersheet"),
     path(PATHS["order_approve"], apis.OrderApproveApi.as_view(), name="order_approve"),
     path(PATHS["order_status"], apis.order_status, name="order_status"),
-    path(PATHS["kakaopay_approval"], apis.KakaoPayApprovalApi.as_view(), name="kakaopay_approval"),
-    path(PATHS["kakaopay_cancel"], apis.KakaoPayCancelApi.as_view(), name="kakaopay_cancel"),
-    path(PATHS["kakaopay_fail"], apis.KakaoPayFailApi.as_view(), name="kakaopay_fail"),
 ]

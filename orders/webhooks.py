@@ -3,7 +3,8 @@
 Called inside the transaction that makes the change (``kakaoplugin.services.webhook_emit`` delivers
 after commit, signed, with retries), once per transition: the idempotency key names the
 transition, so a step that runs twice emits once.  ``data.order`` is the order as the merchant
-API's order endpoint shows it (:class:`orders.serializers.OrderSerializer`).
+API's order endpoint shows it (:class:`orders.serializers.OrderSerializer`); the event's top-level
+``livemode`` is the order's (false for a test app's order).
 """
 
 from __future__ import annotations
@@ -36,4 +37,5 @@ def order_webhook_emit(*, order_id: int, event_type: str, key: str | None = None
         event_type=event_type,
         data={"order": OrderSerializer(order).data, **(extra or {})},
         idempotency_key=idempotency_key,
+        livemode=order.livemode,
     )

@@ -65,12 +65,34 @@ def _say(printer: Printer | None, text: str) -> None:
 # --- Kakao Sync ----------------------------------------------------------------------------------
 
 
+def kakao_sync_launch(merchant: Channel, target: Target, printer: Printer | None = None) -> dict:
+    """The merchant's chatbot asks the merchant API for a Kakao Sync launch: a ``state`` our server
+    issued (its redirect URI admits no other) and the app's redirect URI (registered in Kakao
+    Developers, fixed per app, without the plugin key)."""
+    if not target.api_key:
+        raise ScenarioFailed("no merchant API key: the merchant's chatbot needs one to launch Kakao Sync (a state)")
+    ex = merchant.call(
+        "merchant API: Kakao Sync launch (Bearer <api key>)", "POST", target.merchant_url("kakaosync/launch-link"),
+        headers={"Authorization": f"Bearer {target.api_key}"}, show_answer=False,
+    )  # fmt: skip
+    if ex.status != 200 or not isinstance(ex.body, dict) or not ex.body.get("state"):
+        message = ex.body.get("message", excerpt(ex.body)) if isinstance(ex.body, dict) else excerpt(ex.body)
+        raise ScenarioFailed(f"merchant API: POST /api/v1/kakaosync/launch-link answered HTTP {ex.status}: {message}")
+    redirect_uri = str(ex.body.get("redirect_uri") or "")
+    if target.plugin_key in redirect_uri or "/plugin/" in redirect_uri:
+        raise ScenarioFailed("Kakao Sync's redirect URI carries the plugin key: a browser follows it")
+    _say(printer, f"    ← a state for this launch; redirect URI {target.shown(redirect_uri)}")
+    return ex.body
+
+
 def kakao_sync_signup(
-    kakao: Channel, browser: Channel, target: Target, buyer: Buyer, printer: Printer | None = None
+    kakao: Channel, browser: Channel, merchant: Channel, target: Target, buyer: Buyer, printer: Printer | None = None
 ) -> None:
-    """The buyer consents in the Kakao Sync plugin; Kakao Login issues a code and sends the
-    browser to our redirect URI; we exchange it and 302 back to Kakao's ``continue`` URL."""
-    redirect_uri = target.plugin_url("kakaosync_redirect")
+    """The merchant's chatbot launches the Kakao Sync plugin with a state it got from our server;
+    the buyer consents; Kakao Login issues a code and sends the browser to our redirect URI with
+    the code and the state; we exchange the code and 302 back to Kakao's ``continue`` URL."""
+    launch = kakao_sync_launch(merchant, target, printer)
+    redirect_uri, state = launch["redirect_uri"], launch["state"]
     seeded = kakao.call(
         "Kakao Login: the buyer consents (fake)", "POST", target.fake("/fake/kakao_login/user"),
         json_body={
@@ -81,11 +103,11 @@ def kakao_sync_signup(
             },
             "service_terms": [{"tag": "service", "required": True}, {"tag": "privacy", "required": True}, {"tag": "marketing"}],
         },
+        show_answer=False,
     )  # fmt: skip
     if seeded.status != 200:
         raise ScenarioFailed(f"the fake did not issue a Kakao Login code: HTTP {seeded.status}")
     code = seeded.body["code"]
-    state = f"sim-{int(time.time())}"
     answer = browser.call(
         "Kakao Sync redirect URI",
         "GET",
@@ -346,7 +368,7 @@ def pay(
 def _buyer_authorizes(kakao: Channel, browser: Channel, target: Target, payment: Payment, result: str,
                       printer: Printer | None) -> None:  # fmt: skip
     auth = kakao.call("buyer authorizes at KakaoPay (fake)", "POST", target.fake("/kakaopay-sim/authorize"),
-                      json_body={"tid": payment.tid, "result": result})  # fmt: skip
+                      json_body={"tid": payment.tid, "result": result}, show_answer=False)  # fmt: skip
     if auth.status != 200:
         raise ScenarioFailed(f"the fake KakaoPay did not authorize {payment.tid}: HTTP {auth.status}")
     payment.pg_token = auth.body.get("pg_token") or ""
@@ -422,3 +444,53 @@ def wait_for_fake_calls(target: Target, op: str, match, *, count: int = 1, print
                 f"after {target.async_timeout:.0f} s the fake saw {len(calls)} of {count} {what or op} calls"
             )
         time.sleep(0.1)
+
+
+# --- the chatbot (Kakao i Open Builder calling our skills) ---------------------------------------
+
+
+def chatbot_skill(
+    openbuilder: Channel, target: Target, buyer: Buyer, name: str, *, utterance: str = "",
+    params: dict | None = None, extra: dict | None = None, printer: Printer | None = None,
+) -> dict:  # fmt: skip
+    """Open Builder calls one of our skills for a chat user (``userRequest.user.properties``
+    carries the app user id when the bot is linked to the Kakao app); returns the skill answer."""
+    if not target.skill_key:
+        raise ScenarioFailed("the Kakao app has no chatbot skills (admin › Chatbot skills): no skill URL to call")
+    props = {"plusfriendUserKey": f"pf-{buyer.app_user_id or 'guest'}"}
+    if buyer.app_user_id:
+        props["appUserId"] = buyer.app_user_id
+    payload = {
+        "intent": {"id": "sim-intent", "name": name},
+        "userRequest": {"utterance": utterance or name, "lang": "ko", "timezone": "Asia/Seoul",
+                        "user": {"id": f"bot-user-{buyer.app_user_id}", "type": "botUserKey", "properties": props}},
+        "bot": {"id": "sim-bot", "name": "상점 봇"},
+        "action": {"id": "sim-action", "name": name, "params": params or {}, "clientExtra": extra or {},
+                   "detailParams": {}},
+    }  # fmt: skip
+    ex = openbuilder.call(f"skill {name} (Open Builder)", "POST", target.skill_url(name), json_body=payload,
+                          show_body=False, show_answer=False)  # fmt: skip
+    body = ex.body if isinstance(ex.body, dict) else {}
+    if ex.status != 200 or body.get("version") != "2.0":
+        raise ScenarioFailed(f"skill {name} answered HTTP {ex.status}: {excerpt(ex.body)}")
+    return body
+
+
+def skill_cards(answer: dict) -> list[dict]:
+    """The cards of a skill answer (carousel items or a single card), in order."""
+    cards = []
+    for output in answer.get("template", {}).get("outputs", []):
+        if "carousel" in output:
+            cards += output["carousel"].get("items", [])
+        for kind in ("commerceCard", "basicCard"):
+            if kind in output:
+                cards.append(output[kind])
+    return cards
+
+
+def skill_texts(answer: dict) -> list[str]:
+    return [o["simpleText"]["text"] for o in answer.get("template", {}).get("outputs", []) if "simpleText" in o]
+
+
+def card_button(card: dict, label: str) -> dict | None:
+    return next((b for b in card.get("buttons", []) if b.get("label") == label), None)

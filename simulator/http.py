@@ -142,9 +142,8 @@ class Channel:
         show_body: bool = True,
         show_answer: bool = True,
     ) -> Exchange:
-        shown = self.target.shown(url)
-        if params:
-            shown += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
+        shown = self.target.shown(url + query)
         sent = json_body if json_body is not None else form
         if self.printer is not None:
             body = f"  {self._show(sent, 120)}" if sent and show_body else ""

@@ -3,12 +3,13 @@
 | name | guide | what Kakao does |
 |---|---|---|
 | ``option`` | 9.2.1 | option T1 → T2 (no app user id: the buyer did not consent to provision); a tampered price is refused |
-| ``sync-option`` | 9.2.2 | Kakao Sync sign-up → option T1 → T2 as that member |
+| ``sync-option`` | 9.2.2 | the chatbot gets a Kakao Sync state (merchant API) → Kakao Sync sign-up → option T1 → T2 as that member |
 | ``sync-payment`` | 9.2.3 | Kakao Sync → the merchant's chatbot makes an order sheet (merchant API) and sends its launch link → payment T1 → ready → T2 → T3 → T4 |
 | ``sync-option-payment`` | 9.2.4 | Kakao Sync → option T1 → T2 → payment T1 → ready → T2 → authorize → T3 → T4 |
 | ``profile`` | 개인정보이용 | callback with an OTP URL → our server fetches the profile from the fake |
 | ``location`` | 위치전송 | callback → our server fetches the location (``version=v2``) |
 | ``secure-image`` | 이미지보안전송 | callback → our server fetches the URLs and downloads the images |
+| ``chatbot`` | 챗봇 스킬 | Open Builder calls the products skill → the buyer taps “바로 결제” → payment T1 … T4 S → the orders skill says 결제 완료 |
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ from dataclasses import dataclass
 from .flows import (
     Buyer,
     Refused,
+    card_button,
+    chatbot_skill,
     kakao_sync_signup,
+    launch_link_oneclick_id,
     option_lookup,
     option_plugin,
     option_select,
     order_sheet_for_payment_only,
     otp_callback,
     pay,
+    skill_cards,
+    skill_texts,
     verify_charged_once,
     wait_for_fake_calls,
 )
@@ -42,6 +48,7 @@ class Context:
     printer: Printer
     kakao: Channel  # Kakao's servers
     browser: Channel  # the buyer's browser
+    openbuilder: Channel  # Kakao i Open Builder calling the merchant's chatbot skills
     merchant: Channel  # the merchant's own systems (its chatbot), calling the merchant API
     run: str  # a short id of this run, in relay ids
 
@@ -93,7 +100,7 @@ def option_alone(ctx: Context) -> str:
 
 def sync_option(ctx: Context) -> str:
     buyer = ctx.buyer("sync-option")
-    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
+    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.merchant, ctx.target, buyer, ctx.printer)
     sheet, choice = option_plugin(ctx.kakao, ctx.target, buyer)
     return f"member {buyer.app_user_id} signed up; order sheet {sheet[:12]}… for {' → '.join(choice.path)}"
 
@@ -114,14 +121,14 @@ def _paid(ctx: Context, buyer: Buyer, sheet: str) -> str:
 
 def sync_payment(ctx: Context) -> str:
     buyer = ctx.buyer("sync-payment")
-    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
+    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.merchant, ctx.target, buyer, ctx.printer)
     sheet = order_sheet_for_payment_only(ctx.merchant, ctx.target, buyer, ctx.printer)
     return f"order sheet {sheet[:12]}… from the merchant API; " + _paid(ctx, buyer, sheet)
 
 
 def sync_option_payment(ctx: Context) -> str:
     buyer = ctx.buyer("sync-option-payment")
-    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.target, buyer, ctx.printer)
+    kakao_sync_signup(ctx.kakao, ctx.browser, ctx.merchant, ctx.target, buyer, ctx.printer)
     sheet, _ = option_plugin(ctx.kakao, ctx.target, buyer)
     return _paid(ctx, buyer, sheet)
 
@@ -184,14 +191,38 @@ def secure_image(ctx: Context) -> str:
     return f"{images} secure images fetched and downloaded before they expire"
 
 
+BUY_NOW = "바로 결제"
+
+
+def chatbot(ctx: Context) -> str:
+    buyer = ctx.buyer("chatbot")
+    answer = chatbot_skill(ctx.openbuilder, ctx.target, buyer, "products", utterance="상품 보여줘")
+    cards = skill_cards(answer)
+    ctx.printer.detail(f"    ← {len(cards)} product cards: " + ", ".join(c.get("title", "?") for c in cards))
+    card = next((c for c in cards if card_button(c, BUY_NOW)), None)
+    if card is None:
+        raise ScenarioFailed(f"no product card offers “{BUY_NOW}” (a product on sale without required choices)")
+    link = card_button(card, BUY_NOW)["osLink"]["android"]
+    plugin_id, sheet = launch_link_oneclick_id(link)
+    ctx.printer.detail(f"    the buyer taps “{BUY_NOW}” on {card['title']}: Kakao launches payment plugin {plugin_id}")
+    paid = _paid(ctx, buyer, sheet)
+    orders = chatbot_skill(ctx.openbuilder, ctx.target, buyer, "orders", utterance="내 주문")
+    latest = (skill_cards(orders) or [{}])[0]
+    if not str(latest.get("description", "")).startswith("결제 완료"):
+        raise ScenarioFailed(f"the orders skill does not show the paid order: {skill_texts(orders) or latest}")
+    ctx.printer.detail(f"    ← orders skill: {latest.get('title')}: {latest['description'].splitlines()[0]}")
+    return f"products skill → “{BUY_NOW}” → " + paid
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("option", "9.2.1", "옵션선택 플러그인", option_alone),
-    Scenario("sync-option", "9.2.2", "카카오싱크 + 옵션선택", sync_option),
+    Scenario("sync-option", "9.2.2", "카카오싱크 + 옵션선택", sync_option, merchant_api=True),
     Scenario("sync-payment", "9.2.3", "카카오싱크 + 원클릭결제", sync_payment, merchant_api=True),
-    Scenario("sync-option-payment", "9.2.4", "카카오싱크 + 옵션선택 + 원클릭결제", sync_option_payment),
+    Scenario("sync-option-payment", "9.2.4", "카카오싱크 + 옵션선택 + 원클릭결제", sync_option_payment, merchant_api=True),
     Scenario("profile", "callback", "개인정보이용 콜백", profile),
     Scenario("location", "callback", "위치전송 콜백", location),
     Scenario("secure-image", "callback", "이미지보안전송 콜백", secure_image),
+    Scenario("chatbot", "skill", "챗봇 스킬 + 원클릭결제", chatbot),
 )
 NAMES = tuple(s.name for s in SCENARIOS)
 
@@ -209,6 +240,7 @@ def run_scenarios(target: Target, printer: Printer, names: list[str] | None = No
         printer,
         kakao=Channel(target, printer),
         browser=Channel(target, printer),
+        openbuilder=Channel(target, printer),
         merchant=Channel(target, printer),
         run=f"{random.randint(0, 16**6):06x}",
     )
@@ -229,6 +261,7 @@ def run_scenarios(target: Target, printer: Printer, names: list[str] | None = No
     finally:
         ctx.kakao.close()
         ctx.browser.close()
+        ctx.openbuilder.close()
         ctx.merchant.close()
     passed = sum(r.passed for r in results)
     printer.line(

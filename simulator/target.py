@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -18,8 +19,11 @@ PATHS = {
     "callback_profile": "callbacks/profile",
     "callback_location": "callbacks/location",
     "callback_secure_image": "callbacks/secure-image",
-    "kakaosync_redirect": "kakaosync/redirect",
 }
+# What the buyer's browser is sent to carries one-time secrets too: the order's token in our
+# ``/pay/<order>/<action>/<token>`` URLs, KakaoPay's pg_token, Kakao Sync's code and state.
+_PAY_TOKEN = re.compile(r"(/pay/[^/\s?\"']+/[^/\s?\"']+/)[^/\s?&#\"']+")
+_SECRET_PARAMS = re.compile(r"([?&](?:pg_token|code|state)=)[^&\s\"'#]*")
 
 DEMO_PRODUCT = "101:10013529"
 
@@ -31,6 +35,7 @@ class Target:
     fake_url: str  # the fake Kakao/KakaoPay, e.g. http://127.0.0.1:8701
     rest_api_key: str  # the Kakao app's REST API key (OTP fetches and Kakao Login carry it)
     api_key: str = ""  # a merchant API key (scope "orders"): the merchant's chatbot makes 9.2.3's order sheet
+    skill_key: str = ""  # the Kakao app's chatbot skill key: Open Builder calls /skill/<skill_key>/<name>
     product_id: str = DEMO_PRODUCT  # the product the option scenarios buy
     timeout: float = 15.0  # per HTTP request
     t4_interval: float = 0.5  # Kakao polls T4 every 0.5 s (guide 6.2.1)
@@ -44,15 +49,22 @@ class Target:
         """The merchant API (``/api/v1/``), which the merchant's own systems call with ``api_key``."""
         return f"{self.base_url.rstrip('/')}/api/v1/{path.lstrip('/')}"
 
+    def skill_url(self, name: str) -> str:
+        return f"{self.base_url.rstrip('/')}/skill/{self.skill_key}/{name}"
+
     def fake(self, path: str) -> str:
         return f"{self.fake_url.rstrip('/')}{path}"
 
     def shown(self, text: str) -> str:
         """Text as printed: our server's URLs as paths, the fake's as ``[fake] path``, and neither
-        the plugin key nor the merchant API key ever reaches a terminal or a log."""
+        the plugin key, the merchant API key nor a browser's one-time secret (order token,
+        pg_token, code, state) ever reaches a terminal or a log."""
         text = text.replace(f"/plugin/{self.plugin_key}/", "/plugin/<key>/")
+        text = _SECRET_PARAMS.sub(r"\1***", _PAY_TOKEN.sub(r"\1<token>", text))
         if self.api_key:
             text = text.replace(self.api_key, "<api key>")
+        if self.skill_key:
+            text = text.replace(f"/skill/{self.skill_key}/", "/skill/<key>/")
         text = text.replace(self.base_url.rstrip("/") + "/", "/")
         return text.replace(self.fake_url.rstrip("/") + "/", "[fake] /")
 

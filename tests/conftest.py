@@ -3,15 +3,18 @@
 - ``kakao_app``: a Kakao app whose plugin URLs are under ``plugin_base`` (``/plugin/<key>/``).
 - ``fake_kakao``: the fake Kakao/KakaoPay HTTP server (a thread of this process, reached over HTTP),
   with the project's Kakao and KakaoPay bases pointed at it.
-- ``celery_worker``: a real Celery worker process on Redis against the test database (PostgreSQL).
+- ``celery_worker``: a real Celery worker process against the test database, on the configured
+  broker: Redis with PostgreSQL (.ci/run), the embedded broker (a folder) with SQLite (nothing set).
   Tests using it need ``@pytest.mark.django_db(transaction=True)``: the worker only sees committed
-  rows. Without PostgreSQL and Redis (the embedded default) they are skipped, saying why.
+  rows.
+- ``celery_beat``: a real beat process beside it (the production schedule, sweeps every second).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +115,8 @@ def eager_tasks():
 
 def _database_url() -> str | None:
     s = connection.settings_dict
+    if s["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{s['NAME']}"  # the test database is a file (settings: DATABASES TEST NAME)
     if s["ENGINE"] != "django.db.backends.postgresql":
         return None
     user = s.get("USER") or "postgres"
@@ -119,52 +124,102 @@ def _database_url() -> str | None:
     return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
-    """A `celery worker` process consuming from Redis, using the test database."""
-    with django_db_blocker.unblock():
-        db_url = _database_url()
-    if db_url is None or not django_settings.CELERY_BROKER_URL:
-        pytest.skip("needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): run by .ci/run")
-    from kakaoplugin.celery import app
-
-    app.control.purge()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "celery-worker.log", "ab")  # noqa: SIM115
-    env = os.environ | fake_environment(fake_kakao_server.url) | {
-        "DATABASE_URL": db_url,
-        "REDIS_URL": django_settings.REDIS_URL,
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "CACHE_URL": django_settings.CACHE_URL,
+def worker_environment(fake_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a worker or beat the tests start: this process's database and broker."""
+    with_redis = not django_settings.EMBEDDED_BROKER
+    return os.environ | fake_environment(fake_url) | {
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": django_settings.REDIS_URL if with_redis else "",
+        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL if with_redis else "",
+        "CACHE_URL": django_settings.CACHE_URL if with_redis else "",
+        "VAR_DIR": str(django_settings.VAR_DIR),
         "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
         "PYTHONUNBUFFERED": "1",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker",
-            "--loglevel", "INFO", "--concurrency", "4", "--pool", "threads",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--hostname", f"test-worker-{os.getpid()}@%h",
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
+        "LOG_JSON": "true",  # structured lines: tests read the worker's context from its log
+        "WEBHOOK_ALLOW_LOCAL": "true",  # the tests' webhook receivers are on 127.0.0.1 (http)
+    } | extra
+
+
+def worker_command(hostname: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker",
+        "--loglevel", "INFO", "--concurrency", "4", "--pool", "threads",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--hostname", hostname,
+    ]  # fmt: skip
+
+
+def wait_for_worker(proc: subprocess.Popen, hostname_prefix: str, *, timeout: float = 60.0) -> None:
+    from kakaoplugin.celery import app
+
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"celery worker exited with {proc.returncode}: see artifacts/celery-worker.log")
         replies = app.control.ping(timeout=0.5)
-        if any(f"test-worker-{os.getpid()}@" in name for reply in replies for name in reply):
-            break
-    else:
-        proc.kill()
-        pytest.fail("celery worker did not answer a ping within 60 s")
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
+        if any(hostname_prefix in name for reply in replies for name in reply):
+            return
+    proc.kill()
+    pytest.fail(f"celery worker did not answer a ping within {timeout:.0f} s")
+
+
+def stop_process(proc: subprocess.Popen, *, timeout: float = 20.0) -> None:
     try:
-        proc.wait(timeout=20)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
+    """A `celery worker` process on the configured broker, using the test database."""
+    with django_db_blocker.unblock():
+        db_url = _database_url()
+    if db_url is None:
+        pytest.skip("a worker needs the test database on SQLite or PostgreSQL")
+    from kakaoplugin.brokers import forget_control_messages
+    from kakaoplugin.celery import app
+
+    if django_settings.EMBEDDED_BROKER:
+        forget_control_messages(django_settings.VAR_DIR / "broker")
+    app.control.purge()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "celery-worker.log", "ab")  # noqa: SIM115
+    hostname = f"test-worker-{os.getpid()}@%h"
+    with socket.socket() as probe:  # the worker serves its metrics here: tests read them back
+        probe.bind(("127.0.0.1", 0))
+        metrics_port = probe.getsockname()[1]
+    env = worker_environment(fake_kakao_server.url, METRICS_WORKER_PORT=str(metrics_port))
+    proc = subprocess.Popen(
+        worker_command(hostname), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    wait_for_worker(proc, f"test-worker-{os.getpid()}@")
+    proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    yield proc
+    stop_process(proc)
+    log.close()
+
+
+@pytest.fixture
+def celery_beat(celery_worker, transactional_db, fake_kakao_server):
+    """A `celery beat` process (the production schedule, django-celery-beat), its minute sweeps
+    and subscription charging every second."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "celery-beat.log", "ab")  # noqa: SIM115
+    env = worker_environment(
+        fake_kakao_server.url, PERIODIC_SWEEP_SECONDS="1", SUBSCRIPTION_CHARGE_EVERY_SECONDS="1"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "INFO", "--max-interval", "1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    yield proc
+    stop_process(proc)
     log.close()
 
 

@@ -210,7 +210,7 @@ def test_combination_generator_then_grid_then_csv(merchant, db, client, plugin_b
 
     csv_text = merchant.get(reverse("admin:catalog_product_grid_csv", args=[product.pk])).content.decode("utf-8-sig")
     lines = csv_text.splitlines()
-    assert lines[0] == "group_id,sub_group_id,option_id,path,value,add_price,stock,min_quantity,max_quantity,extra"
+    assert lines[0] == "group_id,sub_group_id,option_id,path,value,add_price,stock,min_quantity,max_quantity,extra,test_stock"
     edited = [line.replace(",A,,10,,,", ",A,700,3,,,") if line.startswith("추가옵션,L:B:추가옵션") else line for line in lines]
     upload = SimpleUploadedFile("o.csv", ("\n".join(edited) + "\n").encode("utf-8-sig"), content_type="text/csv")
     assert merchant.post(grid, {"csv": upload}).status_code == 302

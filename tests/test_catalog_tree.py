@@ -284,7 +284,7 @@ def test_reimport_cannot_drop_an_option_with_held_stock():
 
     option_tree_import(data=guide_tree())
     leaf = Option.objects.get(sub_group__sub_group_id="S12:R23:추가옵션", option_id="A")
-    StockHold.objects.create(reference="o1", option=leaf, quantity=1, expires_at=timezone.now() + timedelta(hours=1))
+    StockHold.objects.create(reference="o1", livemode=True, option=leaf, quantity=1, expires_at=timezone.now() + timedelta(hours=1))
     data = guide_tree()
     data["option_groups"][2]["option_sub_groups"][0]["options"][0]["id"] = "B"
     with pytest.raises(TreeInvalid, match="stock is held"):

@@ -18,7 +18,7 @@ from kakaoplugin.services import api_key_create, api_key_revoke, webhook_endpoin
 from orders import payments
 from orders.models import Order, OrderSheet
 from tests.conftest import wait_until
-from tests.test_payment_kit import ADDRESS, Buyer
+from tests.test_payment_kit import ADDRESS, Buyer, browser_path
 from tests.test_payment_kit import make_product as kit_product
 from tests.test_webhooks_and_keys import Receiver
 
@@ -238,9 +238,9 @@ def test_the_buyer_cancelling_at_kakaopay_is_a_failed_event(app, api, fake_kakao
         make_product()
         buyer = Buyer(plugin_base, fake_kakao.url)
         buyer.t1(api.post("order-sheets", sheet_body(quantity=1)).json()["id"])
-        r = Client().get(plugin_base + "kakaopay/cancel", {"partner_order_id": buyer.partner_order_id})
+        r = Client().get(browser_path(buyer.t1_data["cancel_url"]))  # the buyer's browser, KakaoPay's redirect
         assert r.json() == {"status": 200}
-        Client().get(plugin_base + "kakaopay/cancel", {"partner_order_id": buyer.partner_order_id})  # a replay
+        Client().get(browser_path(buyer.t1_data["cancel_url"]))  # a replay
         wait_until(lambda: receiver.received, timeout=10, message="the failed event")
         (event,) = received(receiver, endpoint)
         assert event["type"] == "order.failed" and event["data"]["order"]["failure_reason"] == "buyer_cancelled"
@@ -432,9 +432,12 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
     schema = json.loads(out.read_text())
     plugin = {p for p in schema["paths"] if p.startswith("/plugin/{plugin_key}/")}
-    from kakaoplugin.plugin_paths import PATHS
+    from kakaoplugin.plugin_paths import BROWSER_PATHS, PATHS
 
     assert plugin == {f"/plugin/{{plugin_key}}/{p}" for p in PATHS.values()}  # every plugin URL, exactly
+    browser = {p for p in schema["paths"] if p.startswith(("/pay/", "/sync/"))}
+    assert browser == {"/" + p.replace("<ref>", "{partner_order_id}" if p.startswith("pay/") else "{app_id}").replace("<token>", "{token}")
+                       for p in BROWSER_PATHS.values()}  # fmt: skip
     assert {"/api/v1/order-sheets", "/api/v1/orders", "/api/v1/orders/{partner_order_id}",
             "/api/v1/members/{app_user_id}"} <= set(schema["paths"])  # fmt: skip
     assert schema["components"]["securitySchemes"]["MerchantApiKey"]["scheme"] == "bearer"
@@ -458,12 +461,13 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
 
     from catalog.services import option_tree_import
     from kakaoplugin.wsgi import application
+    from tests.schema_fuzz import fuzz, keep_test_connection
     from tests.test_catalog_tree import guide_tree
 
     option_tree_import(data=guide_tree())  # so that T1/T2 examples reach a real product
     raw = SchemaGenerator().get_schema(request=None, public=True)
     raw = json.loads(json.dumps(raw))
-    raw["paths"] = {p: item for p, item in raw["paths"].items() if p.startswith("/plugin/")}
+    raw["paths"] = {p: item for p, item in raw["paths"].items() if p.startswith(("/plugin/", "/pay/", "/sync/"))}
     raw["components"]["parameters"]["PluginKey"]["schema"] = {"type": "string", "enum": [app.plugin_key]}
     for item in raw["paths"].values():
         for operation in item.values():
@@ -474,25 +478,15 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 12
     problems = []
-    # Like Django's test client: a request through the WSGI handler must not close the test's
-    # database connection (its transaction holds the fixtures).
-    from django.core import signals
-    from django.db import close_old_connections
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
+    with keep_test_connection():
         for operation in operations:
             checks = [not_a_server_error]
-            if operation.path != "/plugin/{plugin_key}/kakaosync/redirect":  # an HTML page
+            if operation.path != "/sync/{app_id}/redirect":  # an HTML page
                 checks.append(response_schema_conformance)
             try:
-                _fuzz(operation, checks, application)
+                fuzz(operation, checks, application)
             except Exception as exc:  # collect every operation's failure, not just the first
                 problems.append(f"{operation.method.upper()} {operation.path}: {exc}")
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
     assert not problems, "\n\n".join(problems)
 
 
@@ -501,7 +495,7 @@ def test_a_nul_character_anywhere_is_a_400_envelope_not_a_500(app, plugin_base):
     """Found by the schemathesis run: PostgreSQL cannot store NUL, every plugin endpoint used to 500."""
     c = Client()
     gets = [("ordersheet", {"ordersheet_id": "a\x00b"}), ("order/status", {"order_id": "a\x00"}),
-            ("options", {"id": "a\x00"}), ("kakaopay/approval", {"partner_order_id": "a", "pg_token": "x\x00"})]  # fmt: skip
+            ("options", {"id": "a\x00"})]  # fmt: skip
     for path, params in gets:
         r = c.get(plugin_base + path, params)
         assert r.status_code == 400 and r.json()["status"] == 400 and "NUL" in r.json()["message"], path
@@ -510,20 +504,5 @@ def test_a_nul_character_anywhere_is_a_400_envelope_not_a_500(app, plugin_base):
     for path, body in posts:
         r = c.post(plugin_base + path, body, content_type="application/json")
         assert r.status_code == 400 and r.json()["status"] == 400, path
-    r = c.post(plugin_base + "kakaopay/approval", "pg_token=a%00&partner_order_id=b",
-               content_type="application/x-www-form-urlencoded")  # fmt: skip
-    assert r.status_code == 400
     assert c.get(plugin_base + "order/status", {"order_id": "po_x"}).json()["status"] == 300  # others pass
 
-
-def _fuzz(operation, checks, app) -> None:
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    @given(case=operation.as_strategy())
-    @settings(max_examples=15, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    def run(case):
-        response = case.call(app=app)
-        case.validate_response(response, checks=checks)
-
-    run()

@@ -94,9 +94,10 @@ def test_sweeper_fails_abandoned_holds_and_gives_the_stock_back(kakao_app, plugi
     assert payments.payment_sweep(now=timezone.now() + timedelta(minutes=16)) == 1
     assert buyer.t4()["data"] == {"order_status": "F", "message": "결제 시간이 초과되었습니다. 다시 주문해 주세요."}
     assert Option.objects.get(pk=option.pk).stock == 5
-    # a late T3 does not bring it back
+    # a late T3 does not bring it back: its link has expired with the order (issue 11), said with
+    # the order's own message
     buyer.authorize()
-    assert buyer.t3()["status"] == 300
+    assert buyer.t3() == {"status": 410, "message": "결제 시간이 초과되었습니다. 다시 주문해 주세요."}
     assert not fake_kakao.calls("approve")
 
 

@@ -3,6 +3,8 @@ the one-click payment flow the way Kakao and KakaoPay drive it, over HTTP to the
 
 from __future__ import annotations
 
+import urllib.parse
+
 import requests
 from django.test import Client
 
@@ -50,6 +52,21 @@ def make_sheet(kakao_app, product: Product, option: Option | None, *, app_user_i
         use_shipping=product.needs_shipping, product_url=product.product_url, lines=lines,
     )  # fmt: skip
     return order_sheet_create(kakao_app=kakao_app, draft=draft, app_user_id=app_user_id, relay_id="relay-1")
+
+
+RELAY = ("talk-plugin.kakao.com", "/kakaopay/callback")
+
+
+def browser_path(url: str, **extra: str) -> str:
+    """What the buyer's browser requests of our server for ``url`` (KakaoPay's redirect, through
+    Kakao's approval relay when wrapped, with ``extra`` query parameters): a path with its query."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    if (parts.hostname, parts.path) == RELAY:
+        parts = urllib.parse.urlsplit(query.pop("approval_url"))
+        query = dict(urllib.parse.parse_qsl(parts.query)) | query
+    query |= extra
+    return parts.path + ("?" + urllib.parse.urlencode(query) if query else "")
 
 
 class Buyer:
@@ -107,16 +124,15 @@ class Buyer:
         r = self.client.post(self.base + "order/approve", body, content_type="application/json", **self._headers())
         return r.json()
 
-    def t3(self, pg_token: str | None = None) -> dict:
-        r = self.client.get(
-            self.base + "kakaopay/approval",
-            {
-                "partner_order_id": self.t1_data["partner_order_id"],
-                "partner_user_id": self.t1_data["partner_user_id"],
-                "pg_token": pg_token or self.pg_token,
-            },
+    def t3(self, pg_token: str | None = None, *, browser: Client | None = None) -> dict:
+        """KakaoPay's approval redirect: the buyer's browser follows T1's approval_url."""
+        path = browser_path(
+            self.t1_data["approval_url"],
+            partner_order_id=self.t1_data["partner_order_id"],
+            partner_user_id=self.t1_data["partner_user_id"],
+            pg_token=pg_token or self.pg_token,
         )
-        return r.json()
+        return (browser or self.client).get(path).json()
 
     def t4(self, app_user_id: str | None = None) -> dict:
         headers = {"HTTP_X_KAKAO_APPUSERID": app_user_id or self.app_user_id} if (app_user_id or self.app_user_id) else {}

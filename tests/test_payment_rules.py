@@ -23,6 +23,7 @@ from orders.models import (
     RemoteAreaRange,
     StoreRules,
 )
+from orders.pay_links import pay_token
 from orders.rules import store_is_open
 from tests.test_payment_kit import ADDRESS, JEJU_ADDRESS, Buyer, make_product, make_sheet
 
@@ -63,11 +64,12 @@ def test_t1_answers_the_contract_fields_with_numbers_and_a_once_encoded_relay(ka
     # 24000 goods + 3000 shipping (below the 50000 threshold); all taxable; VAT explicit
     assert (d["total_amount"], d["tax_free_amount"], d["vat_amount"]) == (27000, 0, 2455)
     assert all(isinstance(d[k], int) for k in ("quantity", "total_amount", "tax_free_amount", "vat_amount"))
-    t3 = f"https://shop.example.com/plugin/{kakao_app.plugin_key}/kakaopay/approval"
+    order = Order.objects.get(partner_order_id=d["partner_order_id"])
+    t3 = f"https://shop.example.com/pay/{d['partner_order_id']}/approval/{pay_token(order=order, action='approval')}"
     assert d["approval_url"] == "https://talk-plugin.kakao.com/kakaopay/callback?approval_url=" + urllib.parse.quote(t3, safe="")
     assert "%25" not in d["approval_url"]  # encoded once, not twice
-    assert d["cancel_url"].startswith(f"https://shop.example.com/plugin/{kakao_app.plugin_key}/kakaopay/cancel?partner_order_id=")
-    assert d["fail_url"].endswith("kakaopay/fail?partner_order_id=" + d["partner_order_id"])
+    assert d["cancel_url"] == f"https://shop.example.com/pay/{d['partner_order_id']}/cancel/{pay_token(order=order, action='cancel')}"
+    assert d["fail_url"] == f"https://shop.example.com/pay/{d['partner_order_id']}/fail/{pay_token(order=order, action='fail')}"
     assert all(len(d[k]) <= 255 for k in ("approval_url", "cancel_url", "fail_url"))
     assert d["available_cards"] == ["HANA", "BC"] and d["payment_method_type"] == "CARD"
     assert d["order_agreements"][0]["company"] == "가맹회사"
@@ -82,7 +84,8 @@ def test_t1_unwrapped_approval_url_when_the_app_is_on_kakaopays_acl(kakao_app, b
     kakao_app.save()
     product, option = make_product()
     d = buyer.t1(make_sheet(kakao_app, product, option).pk)["data"]
-    assert d["approval_url"].endswith(f"/plugin/{kakao_app.plugin_key}/kakaopay/approval")
+    order = Order.objects.get(partner_order_id=d["partner_order_id"])
+    assert d["approval_url"].endswith(f"/pay/{order.partner_order_id}/approval/{pay_token(order=order, action='approval')}")
 
 
 def test_jeju_zip_adds_the_remote_area_surcharge_even_with_free_shipping(kakao_app, buyer, rules):
@@ -285,7 +288,8 @@ def test_t2_malformed_body_is_a_400_envelope(client, plugin_base):
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_broker_the_approval_runs_in_process_after_t3(kakao_app, buyer, fake_kakao):
-    """The embedded default (bin/run): tasks run eagerly once T3's transaction commits."""
+    """Tasks run in-process (``eager_tasks``, as in the browser tests' servers): the approval runs
+    once T3's transaction commits."""
     from kakaoplugin.celery import app
 
     eager = app.conf.task_always_eager

@@ -20,10 +20,11 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
-from catalog.models import Option, StockHold
+from catalog.models import Option, Product, StockHold
 from catalog.services import option_tree_import
-from kakaoplugin.models import Customer, MerchantApiKey
+from kakaoplugin.models import Customer, InboundCall, MerchantApiKey
 from kakaoplugin.services import api_key_create, api_key_revoke
+from merchant.models import ChatbotSkills
 from orders.models import Order, OrderSheet
 from simulator.http import Printer
 from simulator.options import choose
@@ -38,12 +39,9 @@ PAY_PLUGIN = "sim-payment-plugin"
 
 @pytest.fixture
 def tasks(request, settings) -> str:
-    """Where the server's tasks run: a real worker on PostgreSQL + Redis, in-process otherwise."""
-    if connection.vendor == "postgresql" and settings.CELERY_BROKER_URL:
-        request.getfixturevalue("celery_worker")
-        return "worker"
-    request.getfixturevalue("eager_tasks")
-    return "in-process"
+    """Where the server's tasks run: a real worker (on Redis, or on the embedded broker)."""
+    request.getfixturevalue("celery_worker")
+    return "worker"
 
 
 @pytest.fixture
@@ -58,6 +56,9 @@ def shop(kakao_app, live_server, fake_kakao, tasks, settings, tmp_path):
         data=json.loads(DEMO_PRODUCT.read_text(encoding="utf-8")),
         product_settings={"on_sale": True, "kind": "commerce", "tax_type": "taxable", "needs_shipping": True},
     )
+    # the chatbot scenario: skills for this app and a product bought at once from its card
+    Product.objects.create(code="CHAT-MUG", name="라이언 머그컵", price=12000, stock=100, max_quantity=5)
+    ChatbotSkills.objects.create(kakao_app=kakao_app, order_status_block_id="block-status")
     return kakao_app
 
 
@@ -86,8 +87,36 @@ def section(output: str, guide: str) -> str:
     return output[start : output.index("\n", end)]
 
 
-def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kakao, tasks):
+def metric_samples(where: str) -> dict[tuple[str, tuple], float]:
+    """Prometheus samples of this process, or of the worker (its own metrics port)."""
+    import requests
+    from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(where, timeout=5).text if where.startswith("http") else generate_latest(REGISTRY).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kakao, tasks, request):
+    worker = request.getfixturevalue("celery_worker").metrics_url if tasks == "worker" else "this process"
+    web_before, worker_before = metric_samples("this process"), metric_samples(worker)
     output = simulate(shop, live_server, fake_kakao)
+    web_after, worker_after = metric_samples("this process"), metric_samples(worker)
+
+    def moved(before, after, name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    # the run left its figures in the metrics: three payments approved at KakaoPay, T1 served thrice
+    assert moved(worker_before, worker_after, "kakaoplugin_payment_outcomes_total", outcome="approved") == 3
+    assert moved(worker_before, worker_after, "kakaoplugin_kakaopay_calls_total", operation="approve", outcome="ok") == 3
+    assert moved(worker_before, worker_after, "kakaoplugin_t3_to_paid_seconds_count") == 3
+    assert moved(web_before, web_after, "kakaoplugin_plugin_requests_total", endpoint="ordersheet", http_status="200", status="200") == 3
+    assert moved(web_before, web_after, "kakaoplugin_plugin_request_seconds_count", endpoint="order_status") > 3
 
     for guide, title in (
         ("9.2.1", "옵션선택 플러그인"),
@@ -99,12 +128,22 @@ def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kak
         ("callback", "이미지보안전송 콜백"),
     ):
         assert f"PASS  [{guide}] {title}: " in output, output
-    assert "FAIL" not in output and "7/7 scenarios passed" in output
+    assert "FAIL" not in output and "8/8 scenarios passed" in output
     # each step is printed readably, T4 polls included, and the plugin key never is
     assert "→ option T1: GET /plugin/<key>/options?id=101:10013529" in output
     assert re.search(r"→ payment T4 #1: GET /plugin/<key>/order/status\?order_id=po_", output)
     assert '"order_status":"W"' in output and '"order_status":"S"' in output
     assert shop.plugin_key not in output
+    # the buyer's browser reaches our server without the plugin key (issue 11): KakaoPay's approval
+    # redirect at the order's /pay/ link, Kakao Sync at the app's fixed /sync/ redirect URI with the
+    # state the chatbot got from the merchant API; their one-time secrets are not printed either
+    assert re.search(r"→ payment T3 \(approval redirect\): GET /pay/po_[\w-]+/approval/<token>\?", output), output
+    assert f"→ Kakao Sync redirect URI: GET /sync/{shop.pk}/redirect?code=***&state=***&continue=" in output
+    assert "merchant API: Kakao Sync launch (Bearer <api key>): POST /api/v1/kakaosync/launch-link" in output
+    for order in Order.objects.filter(kakao_app=shop).exclude(pg_token=""):
+        assert order.pg_token not in output
+    assert "pg_token=***" in output
+    assert set(InboundCall.objects.filter(endpoint="kakaopay_approval").values_list("http_status", flat=True)) == {200}
 
     # 9.2.3: the merchant's chatbot makes the sheet through the merchant API (not option T2) with a
     # key made for this run, and the payment plugin is launched with the link's oneclick_id
@@ -132,14 +171,21 @@ def test_every_scenario_passes_and_leaves_its_traces(shop, live_server, fake_kak
 
     # what the server did, seen from inside
     paid = Order.objects.filter(kakao_app=shop, status=Order.Status.PAID)
-    assert paid.count() == 2
-    assert sorted(o.relay_id.split("-", 2)[-1] for o in paid) == ["sync-option-payment", "sync-payment"]
-    for order in paid:
+    assert paid.count() == 3
+    assert sorted(o.relay_id.split("-", 2)[-1] for o in paid) == ["chatbot", "sync-option-payment", "sync-payment"]
+    # the chatbot: the products skill's "바로 결제" card led to a paid order, then the orders skill
+    chat = section(output, "skill")
+    assert "→ skill products (Open Builder): POST /skill/<key>/products" in chat
+    assert "the buyer taps “바로 결제” on 라이언 머그컵" in chat and "← orders skill: 라이언 머그컵" in chat
+    assert shop.chatbot_skills.skill_key not in output
+    chat_order = paid.get(relay_id__endswith="-chatbot")
+    assert chat_order.sheet.product_code == "CHAT-MUG" and chat_order.sheet.app_user_id == chat_order.app_user_id
+    for order in paid.exclude(pk=chat_order.pk):
         assert order.approved_amount == order.total_amount and order.app_user_id
         assert Customer.objects.filter(
             kakao_app=shop, app_user_id=order.app_user_id
         ).exists()  # signed up first
-    assert len(fake_kakao.calls("approve")) == 2
+    assert len(fake_kakao.calls("approve")) == 3
     signups = KakaoSyncSignup.objects.filter(kakao_app=shop)
     assert signups.count() == 3 and set(signups.values_list("status", flat=True)) == {
         KakaoSyncSignup.Status.DONE
@@ -264,7 +310,7 @@ def test_flash_sale_stock_is_not_reset_under_unfinished_payments(shop, live_serv
     product = flash_sale_product_set(stock=1)
     option = Option.objects.get(product=product)
     StockHold.objects.create(
-        reference="po_unfinished", option=option, quantity=1, expires_at="2999-01-01T00:00:00Z"
+        reference="po_unfinished", livemode=True, option=option, quantity=1, expires_at="2999-01-01T00:00:00Z"
     )
     with pytest.raises(CommandError, match="1 units of sim:flash-sale are still held by unfinished payments"):
         simulate(shop, live_server, fake_kakao, buyers=2, stock=1)
@@ -334,7 +380,7 @@ def _free_port() -> int:
 
 
 def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_path):
-    """``bin/run`` on the embedded default (SQLite, tasks in-process, runserver), in a fresh
+    """``bin/run`` on the embedded default (SQLite, a worker on the embedded broker, gunicorn), in a fresh
     VAR_DIR: every scenario passes before it serves; then a concurrent flash sale against it."""
     import os
     import signal
@@ -366,10 +412,11 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
             assert time.monotonic() < deadline, log.read_text(encoding="utf-8", errors="replace")
             time.sleep(0.5)
         text = log.read_text(encoding="utf-8")
-        assert "7/7 scenarios passed" in text and "FAIL" not in text, text
+        assert "8/8 scenarios passed" in text and "FAIL" not in text, text
         assert "every scenario passed" in text
         assert f"admin:        http://127.0.0.1:{port}/admin/   (user admin / password admin)" in text
-        assert "tasks:        in-process" in text and "Django's runserver" in text
+        assert "worker:       a Celery worker" in text and "server:       gunicorn" in text
+        assert "broker:       the embedded broker" in text
 
         sale = subprocess.run(
             [".venv/bin/python", "manage.py", "kakao_simulate", "--base", f"http://127.0.0.1:{port}",
@@ -391,7 +438,7 @@ def test_kakaos_approval_relay_is_followed_to_our_t3():
 
     from simulator.flows import _unwrap_relay
 
-    ours = "https://shop.example.com/plugin/k/kakaopay/approval?order=abc"
+    ours = "https://shop.example.com/pay/po_1/approval/tok"
     relayed = f"https://talk-plugin.kakao.com/kakaopay/callback?approval_url={quote(ours, safe='')}&partner_order_id=po_1&pg_token=t"
-    assert _unwrap_relay(relayed) == ours + "&partner_order_id=po_1&pg_token=t"
+    assert _unwrap_relay(relayed) == ours + "?partner_order_id=po_1&pg_token=t"
     assert _unwrap_relay(ours) == ours

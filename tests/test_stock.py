@@ -42,8 +42,8 @@ def _stock(option):
 def test_hold_release_sell_restock_each_happen_once():
     opt = _option(5)
     items = [StockItem(quantity=2, option_pk=opt.pk)]
-    stock_hold(reference="r1", items=items, expires_at=_later())
-    stock_hold(reference="r1", items=items, expires_at=_later(30))  # a replay takes nothing more
+    stock_hold(reference="r1", items=items, expires_at=_later(), livemode=True)
+    stock_hold(reference="r1", items=items, expires_at=_later(30), livemode=True)  # a replay takes nothing more
     assert _stock(opt) == 3
     assert stock_release(reference="r1") == 2
     assert stock_release(reference="r1") == 0
@@ -64,7 +64,7 @@ def test_out_of_stock_names_the_item_and_takes_nothing():
     a, b = _option(5, "A"), _option(1, "B")
     items = [StockItem(quantity=1, option_pk=a.pk, label="A/L"), StockItem(quantity=2, option_pk=b.pk, label="B/L")]
     with pytest.raises(OutOfStock) as exc:
-        stock_hold(reference="r2", items=items, expires_at=_later())
+        stock_hold(reference="r2", items=items, expires_at=_later(), livemode=True)
     assert exc.value.item.label == "B/L" and exc.value.available == 1 and "B/L" in str(exc.value)
     assert (_stock(a), _stock(b)) == (5, 1)
     assert not StockHold.objects.exists()
@@ -75,7 +75,7 @@ def test_unlimited_stock_needs_no_hold_and_products_hold_too():
     unlimited = _option(None, "U")
     product = Product.objects.create(code="PS", name="PS", price=1, stock=2)
     stock_hold(reference="r3", items=[StockItem(quantity=9, option_pk=unlimited.pk), StockItem(quantity=2, product_pk=product.pk)],
-               expires_at=_later())  # fmt: skip
+               expires_at=_later(), livemode=True)  # fmt: skip
     assert _stock(unlimited) is None
     assert Product.objects.get(pk=product.pk).stock == 0
     assert list(StockHold.objects.values_list("product_id", "option_id")) == [(product.pk, None)]
@@ -84,9 +84,9 @@ def test_unlimited_stock_needs_no_hold_and_products_hold_too():
 @pytest.mark.django_db
 def test_renew_fails_when_released_stock_is_gone():
     opt = _option(1)
-    stock_hold(reference="r4", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later())
+    stock_hold(reference="r4", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later(), livemode=True)
     stock_release(reference="r4")
-    stock_hold(reference="other", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later())
+    stock_hold(reference="other", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later(), livemode=True)
     with pytest.raises(OutOfStock):
         stock_renew(reference="r4", expires_at=_later())
     assert StockHold.objects.get(reference="r4").state == StockHold.State.RELEASED
@@ -97,7 +97,7 @@ def test_renew_fails_when_released_stock_is_gone():
 def test_stock_changes_invalidate_the_cached_tree():
     opt = _option(3, "C")
     cache.set(tree_key("C"), b"cached")
-    stock_hold(reference="r5", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later())
+    stock_hold(reference="r5", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later(), livemode=True)
     assert cache.get(tree_key("C")) is None
     cache.set(tree_key("C"), b"cached")
     stock_release(reference="r5")
@@ -118,7 +118,7 @@ def test_concurrent_holds_never_oversell():
             barrier.wait()
             # two rows per hold, listed in opposite orders: pk ordering keeps them deadlock-free
             items = [StockItem(quantity=1, option_pk=opt.pk), StockItem(quantity=1, option_pk=other.pk)]
-            stock_hold(reference=f"c{i}", items=items if i % 2 else items[::-1], expires_at=_later())
+            stock_hold(reference=f"c{i}", items=items if i % 2 else items[::-1], expires_at=_later(), livemode=True)
             results.append("held")
         except OutOfStock:
             results.append("out")

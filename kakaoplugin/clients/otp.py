@@ -17,7 +17,6 @@ without our key, size-capped while streaming, and their type checked by header a
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -27,11 +26,20 @@ import orjson
 import requests
 from django.conf import settings
 
+# The URL parsing is the project's one SSRF guard's (shared with the webhooks' public-URL check).
+from .outbound import SafeUrl, UrlRefused
+from .outbound import is_ip_literal as _is_ip_literal
+from .outbound import split_url as _split
+
+__all__ = [
+    "OTP_KINDS", "FetchError", "ImageResult", "OtpResult", "SafeUrl", "UrlRefused", "fetch_image", "fetch_otp",
+    "otp_token", "validate_image_url", "validate_otp_url", "validate_url_on_hosts",
+]  # fmt: skip
+
 OTP_KINDS = ("onetimeprofile", "current_location", "secure_image")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
 MAX_REDIRECTS = 3
 MAX_OTP_BYTES = 1024 * 1024
-SAFE_URL_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space
 
 IMAGE_TYPES = {
     "image/jpeg": ".jpg",
@@ -41,10 +49,6 @@ IMAGE_TYPES = {
     "image/heic": ".heic",
     "image/heif": ".heif",
 }
-
-
-class UrlRefused(ValueError):
-    """A URL we will not call (the message says why; it never contains our key)."""
 
 
 class FetchError(Exception):
@@ -57,70 +61,11 @@ class FetchError(Exception):
 
 
 @dataclass(frozen=True)
-class SafeUrl:
-    scheme: str
-    host: str  # lower case, IDNA-free ASCII
-    port: int | None
-    path: str
-    query: str
-    fragment: str = ""
-
-    @property
-    def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port is None else f"{host}:{self.port}"
-
-    def url(self) -> str:
-        return urllib.parse.urlunsplit((self.scheme, self.netloc, self.path, self.query, self.fragment))
-
-
-@dataclass(frozen=True)
 class OtpResult:
     url: str  # the URL finally answered, without our key
     status: int
     data: dict[str, Any]
     raw: bytes
-
-
-def _split(url: str, *, allow_fragment: bool = False) -> tuple[str, str, int | None, str, str]:
-    if not isinstance(url, str) or not url:
-        raise UrlRefused("not a URL")
-    if len(url) > 2048:
-        raise UrlRefused("URL too long")
-    if not SAFE_URL_CHARS.match(url):
-        raise UrlRefused("URL has spaces, control or non-ASCII characters")
-    if "\\" in url:
-        raise UrlRefused("URL has a backslash")
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    if parts.fragment and not allow_fragment:
-        raise UrlRefused("URL has a fragment")
-    netloc = parts.netloc
-    if not netloc:
-        raise UrlRefused("URL has no host")
-    if "@" in netloc or parts.username is not None or parts.password is not None:
-        raise UrlRefused("URL has user info (a look-alike of an allowed host)")
-    if "%" in netloc:
-        raise UrlRefused("URL host is percent-encoded")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise UrlRefused("URL port is not a number") from exc
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not host:
-        raise UrlRefused("URL has no host")
-    return scheme, host, port, parts.path, parts.query
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    # Forms getaddrinfo would still read as IPv4: decimal, octal, hex and short forms (0x7f.1).
-    labels = host.split(".")
-    return 1 <= len(labels) <= 4 and all(re.fullmatch(r"0x[0-9a-f]*|[0-9]+", label) for label in labels)
 
 
 def _entry(entry: str) -> tuple[str, int | None]:

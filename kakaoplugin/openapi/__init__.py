@@ -18,6 +18,8 @@ import yaml
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 PLUGIN_PREFIX = "/plugin/"
+# The buyer's browser's endpoints (kakaoplugin.plugin_paths.BROWSER_PATHS), described by the fragment too.
+BROWSER_PREFIXES = ("/pay/", "/sync/")
 FRAGMENT = Path(__file__).with_name("plugin.yaml")
 
 
@@ -29,7 +31,7 @@ def plugin_fragment() -> dict[str, Any]:
 
 def exclude_plugin_views(endpoints: list, **kwargs: Any) -> list:
     """Preprocessing hook: the plugin paths are described by the fragment, not generated."""
-    return [endpoint for endpoint in endpoints if not endpoint[0].startswith(PLUGIN_PREFIX)]
+    return [endpoint for endpoint in endpoints if not endpoint[0].startswith((PLUGIN_PREFIX, *BROWSER_PREFIXES))]
 
 
 def merge_plugin_contracts(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -105,6 +105,10 @@ def test_rotating_the_plugin_key_warns_and_changes_every_url(page, shot, kakao_a
     urls = page.inner_text(".field-plugin_url_list")
     shot("new-urls")
     assert f"/plugin/{new_key}/" in urls and old_key not in page.content()
+    # the buyer's browser's URLs carry no plugin key: Kakao Sync's fixed redirect URI (unchanged by
+    # the rotation) and the shape of the per-order payment redirects (issue 11)
+    assert f"/sync/{kakao_app.pk}/redirect" in urls and "/pay/<partner_order_id>/approval/<order token>" in urls
+    assert not [line for line in urls.splitlines() if ("/sync/" in line or "/pay/" in line) and new_key in line]
     # and the live server answers for the new key only
     assert page.request.post(f"/plugin/{old_key}/callbacks/profile", data="{}").status == 404
     assert page.request.post(f"/plugin/{new_key}/callbacks/profile", data="{}").status == 400  # no otp: refused

@@ -91,6 +91,7 @@ class Command(BaseCommand):
             fake_url=o["fake"].rstrip("/"),
             rest_api_key=app.rest_api_key,
             api_key=o["api_key"],
+            skill_key=getattr(getattr(app, "chatbot_skills", None), "skill_key", ""),
             product_id=o["product"],
             t4_interval=o["t4_interval"],
         )

@@ -30,7 +30,7 @@ def app_as_json(app: KakaoApp, base_url: str) -> dict:
         "option_plugin_id": app.option_plugin_id,
         "payment_plugin_id": app.payment_plugin_id,
         "is_active": app.is_active,
-        "plugin_urls": plugin_urls(base_url, app.plugin_key),
+        "plugin_urls": plugin_urls(base_url, app.plugin_key, app_id=app.pk),
     }
 
 

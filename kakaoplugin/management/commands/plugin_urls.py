@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kakaoplugin.models import KakaoApp
-from kakaoplugin.plugin_paths import LABELS, SCENARIOS, plugin_url
+from kakaoplugin.plugin_paths import LABELS, SCENARIOS, payment_redirect_patterns, url_for
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             self.stderr.write("warning: Kakao only calls https URLs on port 443")
         apps = []
         for app in KakaoApp.objects.filter(is_active=True).order_by("name"):
-            urls = lambda names, key=app.plugin_key: {n: plugin_url(base, key, n) for n in names}  # noqa: E731
+            urls = lambda names, a=app: {n: url_for(base, a.plugin_key, n, app_id=a.pk) for n in names}  # noqa: E731
             apps.append(
                 {
                     "app": app.name,
@@ -34,7 +34,8 @@ class Command(BaseCommand):
                     "scenarios": [
                         {"scenario": s.key, "title": s.title, "urls": urls(s.urls)} for s in SCENARIOS
                     ],
-                    "payment_redirects": urls(("kakaopay_approval", "kakaopay_cancel", "kakaopay_fail")),
+                    # per order, with the order's token (no plugin key): sent in payment T1
+                    "payment_redirects": payment_redirect_patterns(base),
                 }
             )
         if o["json"]:
@@ -46,6 +47,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"  [{s['scenario']}] {s['title']}")
                 for name, url in s["urls"].items():
                     self.stdout.write(f"    {LABELS[name]}: {url}")
-            self.stdout.write("  (sent in payment T1, not entered in the form)")
+            self.stdout.write("  (per order, sent in payment T1, not entered in the form; the buyer's browser follows them)")
             for name, url in a["payment_redirects"].items():
                 self.stdout.write(f"    {LABELS[name]}: {url}")

@@ -1,0 +1,98 @@
+"""Chatbot skills' settings per Kakao app (merchant.skills): which products, what the cards say."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from catalog.models import Product
+from kakaoplugin.models import KakaoApp
+
+
+def new_skill_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ChatbotSkills(models.Model):
+    """Kakao i Open Builder skills of one Kakao app, reached at ``/skill/<skill_key>/<skill>``.
+
+    The skill key is a secret of its own (not the plugin key): it authorises Open Builder's calls
+    only, and is rotated on its own."""
+
+    class Source(models.TextChoices):
+        ALL = "all", "판매 중인 모든 상품 (all products on sale)"
+        CATEGORY = "category", "카테고리 (a category)"
+        LIST = "list", "선택한 상품 (the products listed)"
+
+    kakao_app = models.OneToOneField(KakaoApp, on_delete=models.CASCADE, related_name="chatbot_skills")
+    enabled = models.BooleanField(default=True)
+    skill_key = models.CharField(max_length=64, unique=True, default=new_skill_key, editable=False)
+    skill_key_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    source = models.CharField("products shown", max_length=10, choices=Source.choices, default=Source.ALL)
+    category = models.CharField(max_length=100, blank=True, help_text="with “a category”: the products' category")
+    products = models.ManyToManyField(Product, blank=True, help_text="with “the products listed”, in code order")
+    max_products = models.PositiveSmallIntegerField(
+        default=10, help_text="cards in the product carousel (Open Builder shows at most 10)"
+    )
+
+    products_intro = models.CharField(max_length=400, default="지금 판매 중인 상품이에요.", blank=True)
+    option_button_label = models.CharField(max_length=14, default="옵션 선택")
+    buy_now_button_label = models.CharField(max_length=14, default="바로 결제")
+    pay_button_label = models.CharField(max_length=14, default="원클릭 결제하기")
+    order_detail_button_label = models.CharField(max_length=14, default="주문 상세")
+    order_status_block_id = models.CharField(
+        "order status block id", max_length=64, blank=True,
+        help_text="Open Builder block that calls the order-status skill: the “주문 상세” button opens it",
+    )  # fmt: skip
+    not_ready_text = models.CharField(
+        max_length=400, default="지금은 채팅으로 주문할 수 없어요. 잠시 후 다시 시도해 주세요.",
+        help_text="answered when a plugin id the skill needs is not set",
+    )  # fmt: skip
+    no_orders_text = models.CharField(max_length=400, default="아직 주문하신 내역이 없어요.")
+    needs_account_text = models.CharField(
+        max_length=400, default="카카오 계정으로 연결된 주문만 볼 수 있어요. 먼저 회원가입(카카오싱크)을 해 주세요.",
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "chatbot skills"
+        verbose_name_plural = "chatbot skills"
+        permissions = [("view_skill_urls", "Can see the chatbot skill URLs (they carry the skill key)")]
+
+    def __str__(self) -> str:
+        return f"chatbot skills of {self.kakao_app.name}"
+
+    def warnings(self) -> list[str]:
+        """What keeps a skill from working, for staff (the skills answer a polite text instead)."""
+        app = self.kakao_app
+        found = []
+        if not app.option_plugin_id:
+            found.append("옵션선택 플러그인 id가 없습니다: the products skill shows no “옵션 선택” button")
+        if not app.payment_plugin_id:
+            found.append("원클릭결제 플러그인 id가 없습니다: the pay skill answers the not-ready text, no “바로 결제”")
+        if not self.order_status_block_id:
+            found.append("order status block id is empty: paid orders get no “주문 상세” button")
+        if self.source == self.Source.CATEGORY and not self.category:
+            found.append("“a category” is chosen but no category is set: the carousel is empty")
+        return found
+
+
+class IdempotencyKey(models.Model):
+    """One ``Idempotency-Key`` of one API key: the request's fingerprint and, once answered, the
+    answer, replayed for the same key and body for ``IDEMPOTENCY_KEY_HOURS`` (merchant.idempotency)."""
+
+    api_key = models.ForeignKey("kakaoplugin.MerchantApiKey", on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True, help_text="set while the first request runs")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_content = models.TextField(blank=True, help_text="the answer's JSON, byte for byte")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.response_status or 'running'}"
