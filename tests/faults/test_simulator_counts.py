@@ -12,7 +12,6 @@ import io
 
 import pytest
 
-from catalog.models import Option
 from demo.services import flash_sale_product_set
 from kakaoplugin.services import api_key_create
 from orders.models import Order
@@ -47,7 +46,6 @@ def test_a_run_where_buyers_error_out_still_reports_the_true_figures(
     paid = Order.objects.filter(kakao_app=kakao_app, status=Order.Status.PAID).count()
     statuses = sorted(Order.objects.values_list("status", flat=True))
     assert 0 < charged <= 4 and paid == charged, (statuses, output)
-    assert Option.objects.get(product=product).stock == 4 - paid - Order.objects.filter(status="held").count()
 
     # buyers errored out although they paid (the two answered late gave up on T4) ...
     assert report.errors >= 2 and report.successes < charged, output
