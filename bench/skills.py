@@ -75,8 +75,8 @@ def main() -> None:
         "order-status": lambda: client.post(f"/skill/{skills.skill_key}/order-status", payload(extra={"order_id": order.partner_order_id}), content_type="application/json"),
     }  # fmt: skip
     print(f"{args.calls} calls each, in-process, SQLite (embedded default), Python {sys.version.split()[0]}")
-    print(f"| {'call':<32} | p50 ms | p99 ms | max ms |")
-    print(f"|{'-' * 34}|-------:|-------:|-------:|")
+    print(f"| {'call':<34} | p50 ms | p99 ms | max ms |")
+    print(f"|{'-' * 36}|-------:|-------:|-------:|")
     for name, run in runs.items():
         assert run().status_code == 200
         times = []
@@ -86,7 +86,7 @@ def main() -> None:
             times.append((time.perf_counter() - started) * 1000)
         times.sort()
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-        print(f"| {name:<32} | {statistics.median(times):6.1f} | {p99:6.1f} | {times[-1]:6.1f} |")
+        print(f"| {name:<34} | {statistics.median(times):6.1f} | {p99:6.1f} | {times[-1]:6.1f} |")
 
 
 if __name__ == "__main__":

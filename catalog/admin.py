@@ -249,7 +249,7 @@ class ProductAdmin(nested_admin.NestedModelAdmin):
     change_form_template = "admin/catalog/product/change_form.html"
     fieldsets = (
         (None, {"fields": ("code", "name", "on_sale", "kind")}),
-        ("Price and quantity", {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), ("stock", "test_stock"))}),
+        ("Price and quantity", {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), ("stock", "test_stock"), "low_stock_threshold")}),
         ("Payment", {"fields": ("tax_type", "needs_shipping", "product_url")}),
         ("Chatbot card", {"fields": ("image", "category", "list_price")}),
     )

@@ -67,6 +67,11 @@ class Product(models.Model):
     list_price = models.BigIntegerField(
         null=True, blank=True, help_text="KRW before discount (정가); above the price, cards show the discount"
     )
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Webhook option.low_stock when an option's (or, without options, the product's) live stock "
+        "falls to this or below; once per crossing. Empty: never. 재고 부족 알림 기준",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,6 +159,10 @@ class Option(models.Model):
     stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
     test_stock = models.PositiveIntegerField(null=True, blank=True, help_text=TEST_STOCK_HELP)
     extra = models.CharField(max_length=500, null=True, blank=True)
+    low_stock_notified_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When option.low_stock was sent for the current crossing; cleared when the stock rises above the threshold",
+    )  # fmt: skip
     relate_option_groups = models.ManyToManyField(
         OptionSubGroup, through="OptionRelation", related_name="related_from", blank=True
     )
@@ -181,6 +190,20 @@ class OptionRelation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["option", "target"], name="optionrelation_unique"),
         ]
+
+
+class ProductStockState(models.Model):
+    """Which stock webhooks a product has sent and not yet re-armed (:mod:`catalog.stock_alerts`).
+
+    Kept off the product row on purpose: the sold-out check locks this row, and a buyer's hold
+    (which locks option rows) must never wait for an admin or API write holding the product row.
+    """
+
+    product = models.OneToOneField(Product, primary_key=True, on_delete=models.CASCADE, related_name="stock_state")
+    sold_out_at = models.DateTimeField(null=True, blank=True, help_text="product.sold_out sent; cleared when restocked")
+    low_stock_at = models.DateTimeField(
+        null=True, blank=True, help_text="option.low_stock sent for the product's own stock (a product without stocked options)"
+    )
 
 
 class StockHold(models.Model):

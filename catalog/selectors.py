@@ -269,3 +269,27 @@ def chain_paths(tree: LoadedTree) -> list[tuple[list[tuple[TGroup, TOption]], TS
 
     walk(head.sub_groups, [])
     return paths
+
+
+def option_paths(product_pk: int) -> dict[int, str]:
+    """Option pk → the choices leading to it ("S / R / A") for the grid and the CSV."""
+    tree = tree_load(pk=product_pk)
+    if tree is None:
+        return {}
+    reached_by: dict[int, tuple] = {}  # sub-group pk → (previous option, its path)
+    paths: dict[int, str] = {}
+
+    def visit(group) -> None:
+        for sub_group in group.sub_groups:
+            before = reached_by.get(sub_group.pk)
+            for option in sub_group.options:
+                path = f"{before} / {option.value}" if before else option.value
+                paths[option.pk] = path
+                for target in option.relations:
+                    reached_by[target.pk] = path
+                for added in option.added_groups:
+                    visit(added)
+
+    for group in tree.groups:
+        visit(group)
+    return paths

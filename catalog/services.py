@@ -18,12 +18,14 @@ from kakaoplugin.outbox import outbox_add
 
 from .cache import invalidate_codes, invalidate_products
 from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
-from .selectors import tree_load, tree_response
+from .selectors import option_paths, tree_load, tree_response
+from .stock_alerts import stock_crossings_check
 from .tasks import forget_cached_trees
 from .tree import ANSWER_TYPES, TreeInvalid, check_tree, tree_errors
 
 PRODUCT_SETTINGS = (
     "on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock", "category", "list_price",
+    "low_stock_threshold",
 )  # fmt: skip
 
 
@@ -33,8 +35,14 @@ class OptionHeld(TreeInvalid):
 
 def product_tree_changed(*, product_pks: Iterable[int], old_codes: Iterable[str] = ()) -> None:
     """Forget the cached T1 of these products now and again once the transaction commits (a T1
-    read racing the write cannot then keep serving the old tree)."""
+    read racing the write cannot then keep serving the old tree).
+
+    Every write of the catalog ends here, so this is also where the stock webhooks of those
+    products are settled (:func:`catalog.stock_alerts.stock_crossings_check`, in the same
+    transaction): a stock or threshold changed by the admin, the CSV or the catalog API."""
     pks, codes = list(product_pks), list(old_codes)
+    if pks:
+        stock_crossings_check(product_pks=pks)
     invalidate_products(product_pks=pks)
     invalidate_codes(codes)
     outbox_add(task=forget_cached_trees, args=[pks, codes], inline=True)  # again, after the commit
@@ -380,30 +388,6 @@ def _check_numbers(rows: list[Option]) -> None:
                 errors.append(f"옵션 '{row.option_id}' ({row.pk}): '{f}'는 0 이상이어야 합니다 ({f} must not be negative)")
     if errors:
         raise TreeInvalid(errors)
-
-
-def option_paths(product_pk: int) -> dict[int, str]:
-    """Option pk → the choices leading to it ("S / R / A") for the grid and the CSV."""
-    tree = tree_load(pk=product_pk)
-    if tree is None:
-        return {}
-    reached_by: dict[int, tuple] = {}  # sub-group pk → (previous option, its path)
-    paths: dict[int, str] = {}
-
-    def visit(group) -> None:
-        for sub_group in group.sub_groups:
-            before = reached_by.get(sub_group.pk)
-            for option in sub_group.options:
-                path = f"{before} / {option.value}" if before else option.value
-                paths[option.pk] = path
-                for target in option.relations:
-                    reached_by[target.pk] = path
-                for added in option.added_groups:
-                    visit(added)
-
-    for group in tree.groups:
-        visit(group)
-    return paths
 
 
 def options_csv_export(*, product: Product) -> str:

@@ -37,6 +37,7 @@ from django.db.models import F
 from kakaoplugin.outbox import outbox_add
 
 from .models import Option, Product, StockHold, stock_field
+from .stock_alerts import stock_crossings_check
 from .tasks import forget_cached_trees
 
 
@@ -127,6 +128,15 @@ def _product_pks(holds: Sequence[StockHold]) -> set[int]:
     return pks
 
 
+def _crossings_check(holds: Sequence[StockHold]) -> None:
+    """Stock webhooks for the rows these holds moved; live stock only (test stock emits nothing)."""
+    live = [h for h in holds if h.livemode]
+    if live:
+        stock_crossings_check(
+            option_pks=[h.option_id for h in live if h.option_id], product_pks=[h.product_id for h in live if h.product_id]
+        )
+
+
 def _invalidate_after_commit(product_pks: set[int]) -> None:
     if product_pks:
         outbox_add(task=forget_cached_trees, args=[sorted(product_pks)], inline=True)
@@ -168,6 +178,7 @@ def stock_hold(
                 )
             )
     StockHold.objects.bulk_create(holds)
+    _crossings_check(holds)
     _invalidate_after_commit(_product_pks(holds))
     return list(StockHold.objects.filter(reference=reference).order_by("pk"))
 
@@ -189,6 +200,7 @@ def stock_renew(*, reference: str, expires_at: datetime) -> list[StockHold]:
         if hold.state == StockHold.State.HELD:
             hold.expires_at = expires_at
             hold.save(update_fields=["state", "expires_at", "updated_at"])
+    _crossings_check(retaken)
     _invalidate_after_commit(_product_pks(retaken))
     return rows
 
@@ -201,6 +213,7 @@ def stock_release(*, reference: str) -> int:
         _give_back(hold)
         hold.state = StockHold.State.RELEASED
         hold.save(update_fields=["state", "updated_at"])
+    _crossings_check(rows)
     _invalidate_after_commit(_product_pks(rows))
     return sum(h.quantity for h in rows)
 
@@ -222,6 +235,7 @@ def stock_sell(*, reference: str) -> list[StockHold]:
         if hold.state != StockHold.State.SOLD:
             hold.state = StockHold.State.SOLD
             hold.save(update_fields=["state", "updated_at"])
+    _crossings_check(retaken)
     _invalidate_after_commit(_product_pks(retaken))
     return rows
 
@@ -238,5 +252,6 @@ def stock_restock(*, reference: str) -> int:
         _give_back(hold)
         hold.state = StockHold.State.RELEASED
         hold.save(update_fields=["state", "updated_at"])
+    _crossings_check(rows)
     _invalidate_after_commit(_product_pks(rows))
     return sum(h.quantity for h in rows)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from .models import Option, Product
@@ -61,9 +61,9 @@ def _resolve(rows: list[dict]) -> list[RowResult]:
     codes = {str(r.get("product_id")) for r in rows if r.get("product_id") is not None}
     products = {p.code: p for p in Product.objects.filter(code__in=codes)}
     skus = {str(r["sku"]) for r in rows if r.get("sku") is not None}
-    by_sku: dict[str, list[Option]] = defaultdict(list)
-    for option in Option.objects.filter(extra__in=skus).select_related("sub_group"):
-        by_sku[option.extra].append(option)
+    by_sku: dict[str, list[tuple[int, int]]] = defaultdict(list)  # sku → [(option pk, product pk)]
+    for pk, product_pk, sku in Option.objects.filter(extra__in=skus).values_list("pk", "product_id", "extra"):
+        by_sku[sku].append((pk, product_pk))
     paths: dict[int, dict[str, list[int]]] = {}
     ids: dict[int, dict[tuple[str, str], int]] = {}
     has_options = set(Option.objects.filter(product__in=products.values()).values_list("product_id", flat=True).distinct())
@@ -87,7 +87,7 @@ def _resolve(rows: list[dict]) -> list[RowResult]:
             if len(found) != 1:
                 fail(result, f"sku {row['sku']!r}: {'no option has it' if not found else 'several options have it'}")
                 continue
-            result.option_pk, result.product_pk = found[0].pk, found[0].product_id
+            result.option_pk, result.product_pk = found[0]
             continue
         product = products.get(str(row.get("product_id")))
         if product is None:
@@ -118,6 +118,24 @@ def _resolve(rows: list[dict]) -> list[RowResult]:
         elif product.pk in has_options:
             fail(result, f"{product.code} has options: name one (option_path, sub_group_id + option_id, or sku)")
     return results
+
+
+def _write_stock(model: type[Option] | type[Product], changed: dict[int, int | None]) -> None:
+    """One UPDATE for every changed row.  On PostgreSQL the new values travel as two arrays
+    (``UPDATE ... FROM unnest(ids, stocks)``): the ORM's ``CASE WHEN`` of 1,000 branches took
+    ~0.3 s just to compile in Python (bench/stock_patch.py), the arrays take none."""
+    if connection.vendor == "postgresql":
+        table, column = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name("stock")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS t SET {column} = v.stock FROM unnest(%s::bigint[], %s::integer[]) AS v(id, stock) "
+                "WHERE t.id = v.id",
+                [list(changed), list(changed.values())],
+            )
+        return
+    model.objects.filter(pk__in=changed).update(
+        stock=Case(*(When(pk=pk, then=Value(v)) for pk, v in changed.items()), output_field=IntegerField())
+    )
 
 
 @transaction.atomic
@@ -153,8 +171,6 @@ def stock_apply(*, rows: list[dict]) -> list[RowResult]:
     for model, kind in ((Option, "o"), (Product, "p")):
         changed = {pk: stock for (k, pk), stock in new.items() if k == kind and stock != current[(k, pk)]}
         if changed:
-            model.objects.filter(pk__in=changed).update(
-                stock=Case(*(When(pk=pk, then=Value(v)) for pk, v in changed.items()), output_field=IntegerField())
-            )
+            _write_stock(model, changed)
     product_tree_changed(product_pks={r.product_pk for r in results})
     return results

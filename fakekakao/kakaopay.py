@@ -16,7 +16,13 @@ nothing done), ``delay`` (do the work, then answer after ``delay`` seconds: past
 timeout; ``"when": "before"`` waits first), ``lost`` (do the work, then close the connection
 without answering), ``alter`` (do the work, then answer with the top-level fields in ``set``
 replaced: an answer that is not about the payment that was asked, e.g. another
-``partner_order_id``).
+``partner_order_id``), ``trickle`` (do the work, then send the whole answer, status line and headers
+included, one byte every ``interval`` seconds (default 0.2): each byte comes well within a read
+timeout, the whole takes far longer than any deadline; ``"when": "before"`` holds the call open
+first for ``hold`` seconds (default 15) by trickling ``100 Continue`` lines byte by byte, does the
+work only then (or as soon as the caller hangs up: KakaoPay acts on a request whose caller left),
+and answers at once).  Every trickle is recorded in the state (``kakaopay.trickles``: op, tid, when
+it started, when the caller hung up, when it ended).
 
 Approve refusals carry KakaoPay's legacy codes: ``-721`` unknown tid, ``-706`` / ``-707``
 partner_order_id / partner_user_id not the tid's, ``-702`` already approved, ``-701`` not
@@ -121,7 +127,33 @@ def _faulty(state: FakeState, op: str, req: Request) -> dict | None:
     return fault
 
 
-def _deliver(fault: dict | None, resp: Response) -> Response:
+def _trickle_start(state: FakeState, op: str, req: Request) -> dict:
+    record = {"op": op, "tid": req.params.get("tid"), "started": time.time(), "caller_left": None, "ended": None}
+    with state.lock:
+        _pay(state).setdefault("trickles", []).append(record)
+    return record
+
+
+def _trickle(state: FakeState, record: dict, req: Request, data: bytes, interval: float, *, until: float = 0.0) -> bool:
+    """Write ``data`` one byte every ``interval`` s (over and over until ``until``, when given).
+    False when the caller hung up (recorded)."""
+    assert req.writer is not None
+    i = 0
+    while True:
+        if until:
+            if i % len(data) == 0 and time.time() >= until:  # only between whole lines
+                return True
+        elif i >= len(data):
+            return True
+        if not req.writer(data[i % len(data) : i % len(data) + 1]):
+            with state.lock:
+                record["caller_left"] = time.time()
+            return False
+        i += 1
+        time.sleep(interval)
+
+
+def _deliver(state: FakeState, op: str, req: Request, fault: dict | None, resp: Response) -> Response:
     """Apply an after-the-work fault to a computed answer."""
     if fault is None:
         return resp
@@ -132,6 +164,12 @@ def _deliver(fault: dict | None, resp: Response) -> Response:
         drop_connection()
     elif kind == "alter" and isinstance(resp.body, dict) and resp.status == 200:
         resp.body = resp.body | dict(fault.get("set") or {})
+    elif kind == "trickle" and fault.get("when") != "before":
+        record = _trickle_start(state, op, req)
+        _trickle(state, record, req, resp.to_bytes(), float(fault.get("interval", 0.2)))
+        with state.lock:
+            record["ended"] = time.time()
+        return Response(sent=True)
     return resp
 
 
@@ -170,7 +208,15 @@ def _with_faults(op: str):
             early = _before_work(state, op, req, fault)
             if early:
                 return early
-            return _deliver(fault, work(state, req))
+            if fault and fault.get("kind") == "trickle" and fault.get("when") == "before":
+                record = _trickle_start(state, op, req)
+                until = time.time() + float(fault.get("hold", 15.0))
+                there = _trickle(state, record, req, b"HTTP/1.1 100 Continue\r\n\r\n", float(fault.get("interval", 0.2)), until=until)
+                resp = work(state, req)  # KakaoPay acts on it even when the caller has left
+                with state.lock:
+                    record["ended"] = time.time()
+                return resp if there else Response(sent=True)
+            return _deliver(state, op, req, fault, work(state, req))
 
         handler.__name__ = work.__name__
         return handler

@@ -11,7 +11,8 @@ Control endpoints for tests and the simulator (JSON):
 - ``POST /__fake__/reset`` forget calls, faults and all state
 - ``POST /__fake__/faults`` ``{"op": "approve", "kind": "decline|delay|error500|lost", "times": 1,
   "delay": 12.0, "match": {"tid": "..."}}``: the next ``times`` calls of ``op`` (matching ``match``)
-  misbehave. Feature modules read them with :meth:`FakeState.take_fault`.
+  misbehave. Feature modules read them with :meth:`FakeState.take_fault`.  A handler may write its
+  answer itself, slowly, through :attr:`Request.writer` (a trickle) and return a ``sent`` response.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Request:
     params: dict[str, Any]  # query + form or JSON body, merged
     match: dict[str, str]
     base_url: str  # how the caller reached us, e.g. http://127.0.0.1:8701
+    # writes raw bytes to the caller now; False once the caller has gone (hung up)
+    writer: Callable[[bytes], bool] | None = None
 
 
 @dataclass
@@ -45,6 +48,28 @@ class Response:
     body: Any = None  # dict/list → JSON; bytes → as is
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json;charset=UTF-8"
+    sent: bool = False  # the handler already wrote it (through Request.writer): send nothing more
+
+    def payload(self) -> bytes:
+        if isinstance(self.body, bytes | bytearray):
+            return bytes(self.body)
+        if self.body is None:
+            return b""
+        return json.dumps(self.body, ensure_ascii=False).encode()
+
+    def to_bytes(self) -> bytes:
+        """The whole HTTP/1.1 answer as it goes on the wire (status line, headers, body)."""
+        from http import HTTPStatus
+
+        payload = self.payload()
+        try:
+            reason = HTTPStatus(self.status).phrase
+        except ValueError:
+            reason = ""
+        head = [f"HTTP/1.1 {self.status} {reason}", f"Content-Type: {self.content_type}",
+                f"Content-Length: {len(payload)}", "Connection: close"]  # fmt: skip
+        head += [f"{k}: {v}" for k, v in self.headers.items()]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
 
 
 Handler = Callable[["FakeState", Request], Response]
@@ -141,12 +166,7 @@ def make_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _send(self, resp: Response) -> None:
-            if isinstance(resp.body, bytes | bytearray):
-                payload = bytes(resp.body)
-            elif resp.body is None:
-                payload = b""
-            else:
-                payload = json.dumps(resp.body, ensure_ascii=False).encode()
+            payload = resp.payload()
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(payload)))
@@ -167,7 +187,8 @@ def make_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 m = r.pattern.match(path)
                 if m and r.method == self.command:
                     req = Request(
-                        self.command, path, query, dict(self.headers.items()), body, params, m.groupdict(), base_url
+                        self.command, path, query, dict(self.headers.items()), body, params, m.groupdict(), base_url,
+                        writer=self._write_raw,
                     )
                     state.record(r.op, req)
                     try:
@@ -175,9 +196,21 @@ def make_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                     except _Drop:
                         self.close_connection = True
                         return
+                    if resp.sent:
+                        self.close_connection = True
+                        return
                     self._send(resp)
                     return
             self._send(Response(404, {"error": "not found", "path": path}))
+
+        def _write_raw(self, data: bytes) -> bool:
+            try:
+                self.wfile.write(data)
+                self.wfile.flush()
+                return True
+            except OSError:
+                self.close_connection = True
+                return False
 
         do_GET = do_POST = do_DELETE = do_HEAD = _dispatch
 

@@ -123,6 +123,7 @@ def api_key_authenticate(*, plain: str) -> MerchantApiKey | None:
 
 WEBHOOK_RETRY_WINDOW = timedelta(days=1)
 WEBHOOK_TIMEOUT_SECONDS = 10
+WEBHOOK_BURST = 20  # more deliveries than this from one write are sent to the broker as one message
 WEBHOOK_ANSWER_MAX_BYTES = 1024  # a receiver's answer is read this far (its status is what counts)
 
 
@@ -152,33 +153,65 @@ def webhook_emit(
     The same ``idempotency_key`` twice records one event (a task that runs twice emits once).
     Call inside the transaction that makes the change, so the event exists iff the change does.
     """
-    from .tasks import deliver_webhook
+    created = webhook_emit_many(
+        kakao_app=kakao_app, event_type=event_type, events=[(idempotency_key, data)], livemode=livemode
+    )
+    return created[0] if created else None
 
-    event_id = "evt_" + secrets.token_urlsafe(16)
+
+def webhook_emit_many(
+    *, kakao_app: KakaoApp, event_type: str, events: list[tuple[str, dict[str, Any]]], livemode: bool | None = None
+) -> list[WebhookEvent]:
+    """:func:`webhook_emit` for many events of one app and type, ``(idempotency key, data)`` each,
+    in a fixed number of queries (a stock write that crosses 1,000 options' thresholds at once).
+    Returns the events recorded now (a key recorded before is skipped)."""
+    from .tasks import deliver_webhook, deliver_webhooks
+
+    if not events:
+        return []
     created_at = timezone.now()
     livemode = kakao_app.livemode if livemode is None else livemode
-    payload = {
-        "id": event_id, "type": event_type, "created_at": created_at.isoformat(), "livemode": livemode, "data": data,
-    }  # fmt: skip
     with transaction.atomic():
-        event, created = WebhookEvent.objects.get_or_create(
-            idempotency_key=idempotency_key,
-            defaults={"id": event_id, "kakao_app": kakao_app, "type": event_type, "payload": payload},
+        known = set(
+            WebhookEvent.objects.filter(idempotency_key__in=[key for key, _ in events]).values_list("idempotency_key", flat=True)
         )
-        if not created:
-            return None
+        rows, seen = [], set()
+        for key, data in events:
+            if key in known or key in seen:
+                continue
+            seen.add(key)
+            event_id = "evt_" + secrets.token_urlsafe(16)
+            payload = {
+                "id": event_id, "type": event_type, "created_at": created_at.isoformat(), "livemode": livemode, "data": data,
+            }  # fmt: skip
+            rows.append(WebhookEvent(id=event_id, kakao_app=kakao_app, type=event_type, idempotency_key=key, payload=payload))
+        if not rows:
+            return []
+        # A concurrent writer of the same key wins: its row stays, ours is skipped (and not returned).
+        WebhookEvent.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        recorded = set(WebhookEvent.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
+        created = [r for r in rows if r.pk in recorded]
         endpoints = [
             e
-            for e in WebhookEndpoint.objects.filter(kakao_app=kakao_app, is_active=True)
+            for e in WebhookEndpoint.objects.filter(kakao_app=kakao_app, is_active=True).only("pk", "event_types")
             if not e.event_types or event_type in e.event_types
         ]
         deliveries = WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(event=event, endpoint=e, next_attempt_at=created_at, give_up_at=created_at + WEBHOOK_RETRY_WINDOW)
-            for e in endpoints
+            [
+                WebhookDelivery(event=event, endpoint=e, next_attempt_at=created_at, give_up_at=created_at + WEBHOOK_RETRY_WINDOW)
+                for event in created
+                for e in endpoints
+            ],
+            batch_size=500,
         )
-    for delivery in deliveries:
-        send_after_commit(task=deliver_webhook, args=[delivery.pk])  # the sweep retries it
-    return event
+    ids = [d.pk for d in deliveries]
+    if len(ids) <= WEBHOOK_BURST:
+        for delivery_id in ids:
+            send_after_commit(task=deliver_webhook, args=[delivery_id])  # the sweep retries it
+    else:  # one message per chunk, fanned out by a worker: the request does not wait for 1,000 sends
+        for start in range(0, len(ids), 1000):
+            send_after_commit(task=deliver_webhooks, args=[ids[start : start + 1000]])
+    return created
 
 
 def webhook_backoff(attempts: int) -> timedelta:

@@ -15,6 +15,14 @@ def deliver_webhook(delivery_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def deliver_webhooks(delivery_ids: list[int]) -> None:
+    """A burst of deliveries (one stock write crossing many thresholds): one message from the
+    request, one per delivery from here."""
+    for delivery_id in delivery_ids:
+        deliver_webhook.delay(delivery_id)
+
+
+@shared_task(ignore_result=True)
 def sweep_webhooks() -> int:
     """Re-send deliveries whose retry is due (a retry message lost with a worker is not lost)."""
     ids = services.webhook_due_delivery_ids()

@@ -196,7 +196,9 @@ class StockApi(CatalogView):
         description="Each row names an option (`product_id` + `option_path` as the admin's grid shows it, "
         "`product_id` + `sub_group_id` + `option_id`, or `sku` = the option's `extra`) or a product without options "
         "(`product_id`), and `set` (units available beside those held for unfinished payments) or `adjust` (±). "
-        "All rows or none: a refused row refuses the call (422) and the answer says which and why.",
+        "All rows or none: a refused row refuses the call (422) and the answer says which and why. "
+        "Stock falling to the product's `low_stock_threshold` sends the webhook `option.low_stock`, a product "
+        "left with no unit `product.sold_out` (once per crossing).",
         parameters=[IDEMPOTENCY], request=StockPatchSerializer,
         responses={200: StockResultSerializer, 422: StockResultSerializer, **_errors(400)},
     )  # fmt: skip

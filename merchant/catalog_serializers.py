@@ -10,7 +10,10 @@ from catalog.models import Product
 from catalog.stock_sync import MAX_ROWS
 
 # Product fields outside option T1's OptionResponse, stored and answered beside the tree.
-COMMERCE_FIELDS = ("on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock", "category", "list_price")
+COMMERCE_FIELDS = (
+    "on_sale", "kind", "tax_type", "needs_shipping", "product_url", "stock", "category", "list_price",
+    "low_stock_threshold",
+)  # fmt: skip
 TREE_FIELDS = ("id", "name", "price", "min_quantity", "max_quantity", "default_quantity", "option_groups")
 MAX_PRICE = 2_000_000_000
 
@@ -43,6 +46,10 @@ class ProductWriteSerializer(serializers.Serializer):
                                      help_text="a product without options: units available; empty: unlimited")  # fmt: skip
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     list_price = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=MAX_PRICE)
+    low_stock_threshold = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=MAX_PRICE,
+        help_text="webhook option.low_stock when an option's live stock falls to this or below (once per crossing); empty: never",
+    )  # fmt: skip
 
     def validate_id(self, value: str) -> str:
         if value != self.context["product_id"]:

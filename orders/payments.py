@@ -254,18 +254,24 @@ def _aid(data: dict[str, Any]) -> str:
     return aid
 
 
-def _may_be_in_flight(order: Order, client: KakaoPayClient) -> bool:
-    """Could the last approve still reach KakaoPay?  Not when KakaoPay answered it (a 5xx), nor
-    once longer than a call can take has passed since it was sent (timeout, lost connection)."""
+def call_may_be_in_flight(*, order: Order, client: KakaoPayClient, unknown_kind: str, sent_at) -> bool:
+    """Could the money call sent at ``sent_at`` (an approve, or a subscription charge) still reach
+    KakaoPay?  Not when KakaoPay answered it (a 5xx recorded as ``unknown_kind`` with an HTTP
+    status), nor once :meth:`KakaoPayClient.in_flight_until` has passed: the client gives every call
+    a hard total deadline, so nothing of ours is running after it (a timeout, a lost connection, a
+    trickled answer).  The one rule for both the single approve and the subscription charge."""
     # only the latest attempt counts: an earlier attempt's answered 5xx says nothing of this one
-    last = (
-        order.events.filter(kind=PaymentEvent.Kind.APPROVE_UNKNOWN, created_at__gte=order.approve_requested_at)
-        .order_by("-id")
-        .first()
-    )
+    last = order.events.filter(kind=unknown_kind, created_at__gte=sent_at).order_by("-id").first()
     if last is not None and last.http_status is not None:
         return False
-    return timezone.now() < order.approve_requested_at + timedelta(seconds=2 * client.timeout + 5)
+    return timezone.now() < client.in_flight_until(sent_at)
+
+
+def _may_be_in_flight(order: Order, client: KakaoPayClient) -> bool:
+    """Could the last approve still reach KakaoPay?"""
+    return call_may_be_in_flight(
+        order=order, client=client, unknown_kind=PaymentEvent.Kind.APPROVE_UNKNOWN, sent_at=order.approve_requested_at
+    )
 
 
 def _settle_by_inquiry(order: Order, client: KakaoPayClient, *, decline: KakaoPayDeclined | None = None) -> _Verdict:

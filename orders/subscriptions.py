@@ -64,7 +64,7 @@ from kakaoplugin.selectors import customer_is_blocked
 
 from .answers import MSG_MISMATCH, answer_check
 from .models import Order, OrderLine, PaymentEvent, Subscription, SubscriptionInstallment
-from .payments import _amounts, _record_call
+from .payments import _amounts, _record_call, call_may_be_in_flight
 from .rules import vat_of
 from .services import order_fail, payment_event_record
 
@@ -599,17 +599,10 @@ def _unknown(inst: Inst) -> ChargeOutcome:
 
 
 def _may_be_in_flight(inst: Inst, order: Order, client: KakaoPayClient) -> bool:
-    """Could the last charge call still reach KakaoPay?  Not when KakaoPay answered it (a 5xx),
-    nor once longer than a call can take has passed since it was sent."""
-    # only the current attempt counts: an earlier attempt's answered 5xx says nothing of this one
-    last = (
-        order.events.filter(kind=PaymentEvent.Kind.CHARGE_UNKNOWN, created_at__gte=inst.requested_at)
-        .order_by("-id")
-        .first()
+    """Could the last charge call still reach KakaoPay?  (The approve's rule: one function.)"""
+    return call_may_be_in_flight(
+        order=order, client=client, unknown_kind=PaymentEvent.Kind.CHARGE_UNKNOWN, sent_at=inst.requested_at
     )
-    if last is not None and last.http_status is not None:
-        return False
-    return timezone.now() < inst.requested_at + timedelta(seconds=2 * client.timeout + 5)
 
 
 # --- staff: cancel, status, resume ----------------------------------------------------------------

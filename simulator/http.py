@@ -6,7 +6,7 @@ import json
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,15 +69,35 @@ class Printer:
 
 
 class Timings:
-    """Latencies per step label (thread-safe), for the load report."""
+    """Latencies per step label, and what our plugin paths answered (thread-safe), for the load
+    report: ``answers`` counts ``plugin`` (every answer), ``non_json`` (not a JSON envelope: an
+    HTML error page, say), ``5xx``, ``503_retry_after`` (a 503 saying when to come back) and
+    ``no_answer`` (a transport error or timeout); ``examples`` keeps a few non-JSON bodies."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.ms: dict[str, list[float]] = defaultdict(list)
+        self.answers: Counter = Counter()
+        self.examples: list[str] = []
 
     def add(self, label: str, ms: float) -> None:
         with self.lock:
             self.ms[label].append(ms)
+
+    def answer(self, label: str, status: int | None, body: Any, headers: dict[str, str], shown: str = "") -> None:
+        with self.lock:
+            if status is None:
+                self.answers["no_answer"] += 1
+                return
+            self.answers["plugin"] += 1
+            if not (isinstance(body, dict) and isinstance(body.get("status"), int)):
+                self.answers["non_json"] += 1
+                if len(self.examples) < 5:
+                    self.examples.append(f"{label}: HTTP {status} {shown}")
+            if status >= 500:
+                self.answers["5xx"] += 1
+                if status == 503 and any(k.lower() == "retry-after" for k in headers):
+                    self.answers["503_retry_after"] += 1
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -135,6 +155,8 @@ class Channel:
                 timeout=self.target.timeout, allow_redirects=allow_redirects,
             )  # fmt: skip
         except requests.RequestException as exc:
+            if self.timings is not None and "/plugin/" in url:
+                self.timings.answer(label, None, None, {})
             raise ScenarioFailed(
                 f"{label}: {method} {self.target.shown(url)} failed: {exc.__class__.__name__}: {exc}"
             ) from None
@@ -146,6 +168,8 @@ class Channel:
         except ValueError:
             body = r.text
         ex = Exchange(label, method, url, r.status_code, body, ms, dict(r.headers))
+        if self.timings is not None and "/plugin/" in url:
+            self.timings.answer(label, r.status_code, body, ex.headers, self._show(body, 80))
         if self.printer is not None:
             shown_body = self._show(body, 150) if show_answer else f"({len(r.content)} bytes)"
             if r.is_redirect:

@@ -4,15 +4,25 @@ Every buyer is a KakaoTalk user of scenario 9.2.4 without the sign-up: option T1
 payment T1 → KakaoPay ready → payment T2 → T4 polled every 0.5 s while the buyer authorizes at
 KakaoPay and the approval redirect reaches T3 → S or F.  All buyers start together (a barrier).
 
-What is counted, and where from:
+What is counted, and where from (the money figures never from the buyers that finished: a buyer
+whose flow broke may have paid all the same; see :mod:`simulator.tally`):
 - successes / failures: T4's final answer (or the refusal a buyer got first: option T2 400 "품절",
   payment T2 300, ...), failures grouped by message;
-- **oversold units**: units KakaoPay holds as charged (the fake's state per tid: approved and not
-  cancelled) beyond the stock M: must be 0;
-- **double charges**: orders with more than one approve call or approval at the fake: must be 0;
-- **answer mismatches**: a buyer told S whose payment is not charged, or told F whose payment is
-  charged: must be 0;
+- **oversold units**: units KakaoPay holds as charged (the fake's full state: every tid of the
+  run's buyers, approved and not cancelled) beyond the stock M: must be 0;
+- **double charges**: orders with more than one approve call, approval or charged tid at the fake:
+  must be 0;
+- **answer mismatches**: a buyer told S who holds no charge, or told F who holds one; an order our
+  database (the merchant API's order list) has paid that KakaoPay does not hold charged, or failed
+  that it does; a charge no order of ours knows: must be 0;
+- **unsettled orders**: orders of the run our database still has W (T4) or refunding once
+  ``settle_timeout`` has passed: must be 0;
 - errors: transport errors and 5xx answers (a server that cannot answer is a failure too);
+- **plugin answers**: how many of our plugin paths' answers were not a JSON envelope (must be 0),
+  were 5xx (503 with ``Retry-After`` counted apart) or no answer at all;
+- **errors for calls that took effect**: a buyer whose payment T2 or T3 got an error (or nothing)
+  although our database holds its effect (T2: the order has its tid; T3: the order went on to be
+  approved): must be 0;
 - the stock left as option T1 shows it afterwards (must be M − units sold);
 - latency percentiles per step and per buyer (first request to T4's final answer).
 """
@@ -23,14 +33,14 @@ import random
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-
-from fakekakao.control import FakeControl
+from datetime import UTC, datetime
 
 from .flows import Buyer, Payment, Refused, option_lookup, option_select, pay
 from .http import Channel, Printer, ScenarioFailed, Timings, percentile
 from .options import NoChoice, choose
+from .tally import Tally, tally
 from .target import Target
 
 
@@ -54,6 +64,10 @@ class LoadReport:
     double_charges: int = 0
     mismatches: int = 0
     charged_units: int = 0
+    paid_orders: int | None = None  # our database (None: no merchant API key to read it)
+    unsettled: int = 0
+    effect_errors: int = 0  # error answers for calls that took effect
+    answers: Counter = field(default_factory=Counter)  # what the plugin paths answered (Timings.answers)
     stock_left: int | None = None
     reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -131,8 +145,11 @@ def flash_sale(
     stock: int,
     product_id: str,
     concurrency: int | None = None,
+    settle_timeout: float = 30.0,
 ) -> LoadReport:
-    """Run ``buyers`` buyers against ``product_id`` whose stock was set to ``stock`` beforehand."""
+    """Run ``buyers`` buyers against ``product_id`` whose stock was set to ``stock`` beforehand.
+    With a merchant API key (``target.api_key``) the run's orders are read from our database too,
+    waiting up to ``settle_timeout`` s for those still on the money path."""
     concurrency = min(buyers, concurrency or buyers)
     printer.line(f"\n== flash sale: {buyers} buyers, {stock} units of {product_id}, {concurrency} at once, "
                  f"T4 every {target.t4_interval} s")  # fmt: skip
@@ -163,19 +180,23 @@ def flash_sale(
                 outcomes.append(outcome)
             progress.tick(outcome.status if outcome.status in ("S", "error") else "F")
 
+    since = datetime.now(UTC)
     started = time.monotonic()
     threads = [threading.Thread(target=worker, name=f"buyer-{i}", daemon=True) for i in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    report = LoadReport(buyers=buyers, stock=stock, seconds=time.monotonic() - started)
-    _count(target, report, outcomes, product_id)
+    report = LoadReport(buyers=buyers, stock=stock, seconds=time.monotonic() - started, answers=timings.answers)
+    _count(target, report, outcomes, product_id, people=people, since=since, settle_timeout=settle_timeout)
     _print(printer, report, outcomes, timings)
     return report
 
 
-def _count(target: Target, report: LoadReport, outcomes: list[Outcome], product_id: str) -> None:
+def _count(
+    target: Target, report: LoadReport, outcomes: list[Outcome], product_id: str, *,
+    people: list[Buyer], since: datetime, settle_timeout: float,
+) -> None:  # fmt: skip
     for o in outcomes:
         if o.status == "S":
             report.successes += 1
@@ -186,26 +207,23 @@ def _count(target: Target, report: LoadReport, outcomes: list[Outcome], product_
             report.failures += 1
             report.reasons[o.reason or o.status] += 1
 
-    fake = FakeControl(target.fake_url)
-    tids = fake.state().get("kakaopay", {}).get("tids", {})
-    ours = {o.payment.tid: o for o in outcomes if o.payment and o.payment.tid}
-    approve_calls: Counter = Counter()
-    for call in fake.calls("approve"):
-        if call["params"].get("tid") in ours:
-            approve_calls[call["params"].get("partner_order_id")] += 1
-    approvals: dict[str, int] = defaultdict(int)
-    for tid, o in ours.items():
-        t = tids.get(tid) or {}
-        approvals[o.payment.partner_order_id] += int(t.get("approvals") or 0)
-        charged = t.get("status") in ("SUCCESS_PAYMENT", "PART_CANCEL_PAYMENT")
-        if charged:
-            report.charged_units += int(t.get("quantity") or 1)
-        if (o.status == "S") != charged:
-            report.mismatches += 1
-    report.double_charges = sum(
-        1 for order in set(approve_calls) | set(approvals) if approve_calls[order] > 1 or approvals[order] > 1
-    )
+    # the money: the fake's full state and our database, whatever became of each buyer
+    truth = tally(
+        target, buyer_ids={str(b.app_user_id) for b in people}, relay_ids={str(b.relay_id) for b in people},
+        since=since, settle_timeout=settle_timeout,
+    )  # fmt: skip
+    report.charged_units, report.double_charges = truth.charged_units, truth.double_charges
+    report.paid_orders, report.unsettled = truth.paid_orders, len(truth.unsettled)
     report.oversold = max(0, report.charged_units - report.stock)
+    told = [o for o in outcomes if o.status not in ("error", "")]  # buyers given an answer
+    wrong = [o for o in told if (o.status == "S") != bool(truth.charged_tids_of(o.buyer.app_user_id))]
+    report.mismatches = len(wrong) + len(truth.problems)
+    for problem in truth.problems[:5]:
+        report.problems.append(problem)
+    if truth.orders is not None:
+        report.effect_errors = len(_took_effect(outcomes, truth))
+    if truth.unreadable:
+        report.problems.append(truth.unreadable)
 
     reader = Channel(target)
     try:
@@ -223,7 +241,13 @@ def _count(target: Target, report: LoadReport, outcomes: list[Outcome], product_
     if report.double_charges:
         report.problems.append(f"{report.double_charges} orders charged or approved more than once")
     if report.mismatches:
-        report.problems.append(f"{report.mismatches} buyers told another outcome than KakaoPay holds")
+        report.problems.append(f"{report.mismatches} answers or orders disagree with what KakaoPay holds")
+    if report.answers["non_json"]:
+        report.problems.append(f"{report.answers['non_json']} plugin answers were not a JSON envelope")
+    if report.effect_errors:
+        report.problems.append(f"{report.effect_errors} buyers got an error for a call that took effect")
+    if report.unsettled:
+        report.problems.append(f"{report.unsettled} orders not settled (T4 W, or refunding) after {settle_timeout:.0f} s")
     if report.errors:
         report.problems.append(f"{report.errors} buyers got no usable answer (transport error or 5xx)")
     if report.successes != report.expected_successes:
@@ -234,6 +258,26 @@ def _count(target: Target, report: LoadReport, outcomes: list[Outcome], product_
         )
 
 
+def _took_effect(outcomes: list[Outcome], truth: Tally) -> list[Outcome]:
+    """Buyers whose payment T2 or T3 got an error or no answer although it took effect."""
+    latest: dict[str, dict] = {}
+    for order in sorted(truth.orders or [], key=lambda o: o.get("created_at") or ""):
+        latest[order.get("relay_id")] = order
+    found = []
+    for o in outcomes:
+        if o.status != "error":
+            continue
+        order = latest.get(o.buyer.relay_id) or {}
+        step = o.reason.split(":", 1)[0]
+        if step == "payment T2" and order.get("tid"):
+            found.append(o)
+        elif step.startswith("payment T3") and (
+            order.get("status") in ("approving", "paid", "refunding") or truth.charged(order.get("tid"))
+        ):
+            found.append(o)
+    return found
+
+
 def _print(printer: Printer, report: LoadReport, outcomes: list[Outcome], timings: Timings) -> None:
     line = printer.line
     line(f"  buyers:          {report.buyers} in {report.seconds:.1f} s")
@@ -242,10 +286,20 @@ def _print(printer: Printer, report: LoadReport, outcomes: list[Outcome], timing
     for reason, n in report.reasons.most_common(6):
         line(f"                   {n:>5} × {reason}")
     line(f"  errors:          {report.errors}")
-    line(f"  units charged:   {report.charged_units} of {report.stock}  (KakaoPay, net of cancels)")
+    line(f"  units charged:   {report.charged_units} of {report.stock}  (KakaoPay's full state, net of cancels)")
+    if report.paid_orders is not None:
+        line(f"  orders paid:     {report.paid_orders}  (our database, merchant API)")
+        line(f"  unsettled:       {report.unsettled}  (T4 still W, or a refund owed)")
     line(
         f"  stock left:      {report.stock_left if report.stock_left is not None else '-'}  (option T1 after the sale)"
     )
+    a = report.answers
+    line(f"  plugin answers:  {a['plugin']}  (non-JSON {a['non_json']}, 5xx {a['5xx']} of which 503 with "
+         f"Retry-After {a['503_retry_after']}; no answer {a['no_answer']})")  # fmt: skip
+    for example in timings.examples[:3]:
+        line(f"                   not JSON: {example}")
+    if report.paid_orders is not None:
+        line(f"  errors for calls that took effect: {report.effect_errors}  (payment T2/T3)")
     line(f"  oversold units:  {report.oversold}")
     line(f"  double charges:  {report.double_charges}")
     line(f"  answer mismatches: {report.mismatches}  (told S but not charged, or told F but charged)")

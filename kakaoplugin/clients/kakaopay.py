@@ -13,20 +13,35 @@ Errors are typed by what they tell the caller about the money:
   may not have taken effect: learn the truth with :meth:`KakaoPayClient.order` (the inquiry).
 - :class:`KakaoPayNotConfigured`: nothing was sent (no key, plain http not allowed).
 
+Every call has a hard total deadline (``KAKAO_HTTP_TIMEOUT`` seconds, :attr:`KakaoPayClient.deadline`):
+``requests``' timeouts bound each connect and each read, not the whole call, so an answer held
+open or trickled byte by byte would keep a call alive for as long as KakaoPay (or a proxy) likes.
+Here a watchdog shuts the call's socket down when the deadline (plus :data:`WATCHDOG_GRACE_SECONDS`)
+has passed, whatever it is blocked on, and the body is read in chunks against the same clock; an
+aborted call is :class:`KakaoPayUnavailable` with ``timed_out`` (outcome unknown).  So no call lives
+longer than :meth:`KakaoPayClient.max_call_seconds`, and :meth:`KakaoPayClient.in_flight_until` (the
+one bound the single approve and the subscription charge use before calling again) is derived from it.
+
 Every result and error carries ``request`` (what was sent, secrets removed) and ``response`` (the
 parsed body) so the caller can record them as payment events.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import requests
+import urllib3.poolmanager
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 SECRET_PARAMS = frozenset({"cid_secret"})
 LEGACY_PREFIX = "/v1/payment"
@@ -129,7 +144,117 @@ def _parse_error(body: Any) -> _ErrorBody:
     )
 
 
+# --- the hard deadline ---------------------------------------------------------------------------
+
+# The watchdog fires this long after the deadline, so that a plain hold (no byte at all) still ends
+# as the read timeout at the deadline; only a trickle, which resets the read timeout on every byte,
+# is cut by the watchdog.
+WATCHDOG_GRACE_SECONDS = 0.2
+# How long after our call ended KakaoPay may still act on it (its own processing of a request
+# whose caller hung up) and the clock skew between our processes: part of the in-flight bound.
+IN_FLIGHT_MARGIN_SECONDS = 5.0
+MAX_ANSWER_BYTES = 1 << 20
+
 _local = threading.local()
+
+
+class _Watch:
+    """One call's deadline: when it fires, every connection the call used is shut down, which ends
+    any read or write blocked on it (a held or trickled answer included)."""
+
+    def __init__(self, seconds: float):
+        self.lock = threading.Lock()
+        self.conns: list[HTTPConnection] = []
+        self.fired = False
+        self.timer = threading.Timer(seconds, self.fire)
+        self.timer.daemon = True
+
+    def add(self, conn: HTTPConnection) -> None:
+        with self.lock:
+            self.conns.append(conn)
+            fired = self.fired
+        if fired:
+            _shutdown(conn)
+
+    def fire(self) -> None:
+        with self.lock:
+            self.fired = True
+            conns = list(self.conns)
+        for conn in conns:
+            _shutdown(conn)
+
+    def __enter__(self) -> _Watch:
+        _local.watch = self
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+        _local.watch = None
+
+
+def _shutdown(conn: HTTPConnection) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _watched(conn: HTTPConnection) -> None:
+    watch = getattr(_local, "watch", None)
+    if watch is not None:
+        watch.add(conn)
+
+
+class _WatchedConnection:
+    """Mixed into urllib3's connections: the call in progress on this thread watches them."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watched(self)  # type: ignore[arg-type]
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watched(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def _watch_pools(manager: Any) -> Any:
+    if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:  # not SOCKS
+        manager.pool_classes_by_scheme = _POOLS
+    return manager
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections the current call's watchdog can shut down.  No retries
+    (``requests``' default): a POST is never sent twice by the transport."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        return _watch_pools(super().proxy_manager_for(proxy, **kwargs))
 
 
 def _session() -> requests.Session:
@@ -137,7 +262,31 @@ def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
+        session.mount("http://", _DeadlineAdapter())
+        session.mount("https://", _DeadlineAdapter())
     return session
+
+
+class _DeadlineExceeded(Exception):
+    pass
+
+
+class _AnswerTooLarge(Exception):
+    pass
+
+
+def _read_within(resp: requests.Response, started: float, deadline: float) -> bytes:
+    """The body, read in chunks against the call's clock (and at most ``MAX_ANSWER_BYTES``)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_content(chunk_size=4096):
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() - started > deadline:
+            raise _DeadlineExceeded(f"answer still arriving after {deadline:g} s")
+        if size > MAX_ANSWER_BYTES:
+            raise _AnswerTooLarge(f"answer larger than {MAX_ANSWER_BYTES} bytes")
+    return b"".join(chunks)
 
 
 class KakaoPayClient:
@@ -151,7 +300,23 @@ class KakaoPayClient:
         self._auth_key = str(auth_key or "")
         default_base = settings.KAKAOPAY_OPEN_API_BASE if api == self.OPEN else settings.KAKAOPAY_LEGACY_API_BASE
         self.base_url = (base_url or default_base).rstrip("/")
-        self.timeout = float(timeout if timeout is not None else settings.KAKAO_HTTP_TIMEOUT)
+        # the hard total deadline of every call (connect, send, wait, read), in seconds
+        self.deadline = float(timeout if timeout is not None else settings.KAKAO_HTTP_TIMEOUT)
+
+    @property
+    def timeout(self) -> float:  # the name earlier callers used
+        return self.deadline
+
+    @property
+    def max_call_seconds(self) -> float:
+        """No call of this client lives longer than this (the watchdog's moment)."""
+        return self.deadline + WATCHDOG_GRACE_SECONDS
+
+    def in_flight_until(self, sent_at: datetime) -> datetime:
+        """Until when a call sent at ``sent_at`` (and not answered) may still reach KakaoPay or be
+        acted on there: the call's hard limit plus :data:`IN_FLIGHT_MARGIN_SECONDS`.  Before that
+        moment nothing may send the same approve or charge again."""
+        return sent_at + timedelta(seconds=self.max_call_seconds + IN_FLIGHT_MARGIN_SECONDS)
 
     @classmethod
     def for_app(cls, kakao_app) -> KakaoPayClient:
@@ -233,23 +398,37 @@ class KakaoPayClient:
             }
             body = {k: (orjson.dumps(v).decode() if isinstance(v, list | dict) else v) for k, v in params.items()}
         started = time.monotonic()
+        deadline = self.deadline
+        watch = _Watch(deadline + WATCHDOG_GRACE_SECONDS)
         try:
-            resp = _session().post(url, data=body, headers=headers, timeout=(min(3.0, self.timeout), self.timeout))
-        except requests.Timeout as exc:
+            with watch:
+                resp = _session().post(
+                    url, data=body, headers=headers, timeout=(min(3.0, deadline), deadline), stream=True
+                )
+                try:
+                    content = _read_within(resp, started, deadline)
+                finally:
+                    resp.close()
+        except (requests.Timeout, _DeadlineExceeded) as exc:
             raise KakaoPayUnavailable(
-                f"KakaoPay {op} timed out", timed_out=True, op=op, request=shown,
-                duration_ms=_ms(started), response={"error": exc.__class__.__name__},
+                f"KakaoPay {op} timed out: {exc}", timed_out=True, op=op, request=shown,
+                duration_ms=_ms(started), response={"error": exc.__class__.__name__.lstrip("_")},
             ) from exc  # fmt: skip
-        except requests.RequestException as exc:
+        except (requests.RequestException, OSError, _AnswerTooLarge) as exc:
+            if watch.fired:  # our watchdog cut it: held or trickled past the deadline
+                raise KakaoPayUnavailable(
+                    f"KakaoPay {op} exceeded its {deadline:g} s deadline", timed_out=True, op=op, request=shown,
+                    duration_ms=_ms(started), response={"error": "DeadlineExceeded"},
+                ) from exc  # fmt: skip
             raise KakaoPayUnavailable(
                 f"KakaoPay {op} failed: {exc.__class__.__name__}", op=op, request=shown,
-                duration_ms=_ms(started), response={"error": exc.__class__.__name__},
+                duration_ms=_ms(started), response={"error": exc.__class__.__name__.lstrip("_")},
             ) from exc  # fmt: skip
         duration = _ms(started)
         try:
-            data = orjson.loads(resp.content) if resp.content else {}
+            data = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError:
-            data = {"raw": resp.text[:500]}
+            data = {"raw": content[:500].decode("utf-8", "replace")}
         common = {"op": op, "request": shown, "response": data, "http_status": resp.status_code, "duration_ms": duration}
         if resp.status_code >= 500:
             raise KakaoPayUnavailable(f"KakaoPay {op} answered {resp.status_code}", **common)
