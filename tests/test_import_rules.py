@@ -22,7 +22,7 @@ def test_this_tree_keeps_the_rule():
 
 
 def test_a_shared_layer_importing_an_app_is_a_breach_even_inside_a_function(tmp_path):
-    root = _tree(tmp_path, {
+    _tree(tmp_path, {
         "kakaoplugin/gate.py": "def f():\n    from orders.models import Order\n",
         "catalog/stock.py": "from merchant import links\n",
         "kakaoplugin/urls.py": "from catalog.images import product_image\n",  # the wiring may
