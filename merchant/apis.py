@@ -158,6 +158,7 @@ class KakaoSyncLaunchApi(MerchantView):
         request=None,
         responses={200: KakaoSyncLaunchSerializer},
     )
+    @idempotent
     def post(self, request):
         base = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
         launch = services.kakaosync_launch(kakao_app=self.kakao_app, base_url=base)

@@ -241,6 +241,15 @@ def test_order_sheets_take_idempotency_keys_too(api, kakao_app):
     assert OrderSheet.objects.count() == 1
 
 
+def test_every_post_of_the_merchant_api_takes_an_idempotency_key(api):
+    """Kakao Sync's launch link too: the same key replays the same state."""
+    first = api("POST", "kakaosync/launch-link", {}, HTTP_IDEMPOTENCY_KEY="sync-1")
+    again = api("POST", "kakaosync/launch-link", {}, HTTP_IDEMPOTENCY_KEY="sync-1")
+    other = api("POST", "kakaosync/launch-link", {}, HTTP_IDEMPOTENCY_KEY="sync-2")
+    assert first.status_code == again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert first.json()["state"] == again.json()["state"] != other.json()["state"]
+
+
 def test_idempotency_keys_expire_and_are_purged(api, settings):
     from merchant.idempotency import idempotency_purge
 
