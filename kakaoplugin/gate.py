@@ -35,7 +35,7 @@ from django.http import HttpRequest, HttpResponse
 from . import envelope
 from .dbfaults import DB_FAULTS, StatementCount, unavailable
 from .log_context import bind as bind_log_context
-from .plugin_paths import PATHS
+from .plugin_paths import HOT_READS, PATHS
 from .selectors import kakao_app_for_plugin_key
 from .services import inbound_call_finish, inbound_call_start
 
@@ -46,7 +46,7 @@ BROWSER_PATH = re.compile(r"^/(?P<area>[a-z]+)/(?P<ref>[^/]+)/(?P<action>[^/]+)"
 
 ENDPOINTS = {path: name for name, path in PATHS.items()}
 # Not stored: the two hot reads (Kakao polls T4 every 0.5 s per buyer); they change nothing.
-UNLOGGED_ENDPOINTS = frozenset({"options", "order_status"})
+UNLOGGED_ENDPOINTS = HOT_READS  # (kakaoplugin.plugin_paths)
 
 # Hot reads the gate answers itself (registered by their apps in AppConfig.ready(); the core
 # imports no app): no URL resolving and none of the middleware below the gate (sessions, CSRF,
@@ -206,6 +206,7 @@ class PluginGateMiddleware:
         bind_log_context(kakao_app=app.pk)
         started = time.monotonic()
         endpoint = ENDPOINTS.get(request.path_info[match.end() :].rstrip("/"), "unknown")
+        request.plugin_endpoint = endpoint  # for the request log and the metrics, outside the gate
         context = kakao_context(request)
         call = None if endpoint in UNLOGGED_ENDPOINTS else self._store(request, app, endpoint, context)
         response = self._refusal(request, app)
@@ -246,7 +247,8 @@ class PluginGateMiddleware:
             return envelope.fail(404, "찾을 수 없는 주소입니다 (unknown or expired link)", http_status=404)
         started = time.monotonic()
         context = kakao_context(request)
-        call = self._store(request, app, area.actions.get(match["action"], "unknown"), context)
+        request.plugin_endpoint = area.actions.get(match["action"], "unknown")
+        call = self._store(request, app, request.plugin_endpoint, context)
         response = self._body_too_large(request) or self._has_nul(request)
         if response is None:
             request.kakao_app = app

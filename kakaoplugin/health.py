@@ -99,8 +99,6 @@ def heartbeat_age() -> float | None:
 
 
 def check_worker() -> Check:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return {"ok": True, "worker": "in-process"}
     try:
         age = heartbeat_age()
     except Exception as exc:

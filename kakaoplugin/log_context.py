@@ -24,6 +24,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars, merge_contextvars
 
 from .logging import redact
+from .plugin_paths import HOT_READS
 
 FIELDS = ("request_id", "kakao_app", "relay_id", "partner_order_id", "callback_event_id")
 _SAFE = re.compile(r"[^A-Za-z0-9._:@\-]")
@@ -72,11 +73,10 @@ class LogContextMiddleware:
 
     @staticmethod
     def _log(request, response, started: float) -> None:
-        """One line per plugin call (by endpoint name: the path holds the key) but the hot reads."""
-        from .gate import UNLOGGED_ENDPOINTS, plugin_endpoint
-
-        endpoint = plugin_endpoint(request.path_info)
-        if endpoint is None or endpoint in UNLOGGED_ENDPOINTS:
+        """One line per plugin call the gate took (by endpoint name: the path holds the key) but
+        the hot reads."""
+        endpoint = getattr(request, "plugin_endpoint", None)
+        if endpoint is None or endpoint in HOT_READS:
             return
         app = getattr(request, "kakao_app", None)
         if app is not None:

@@ -35,7 +35,7 @@ def queue_state():
     if settings.EMBEDDED_BROKER:
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", ""))
         depth[(queue,)] = sum(1 for _ in folder.glob(f"*.{queue}.msg")) if folder.is_dir() else 0
-    elif not settings.CELERY_TASK_ALWAYS_EAGER:
+    else:
         from kombu import Connection
         from kombu.exceptions import ChannelError
 
@@ -48,9 +48,7 @@ def queue_state():
 
 
 def worker_state():
-    """Seconds since a worker last ran the heartbeat task (-1: never); no sample when tasks run in-process."""
-    age = {}
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
-        last = heartbeat_age()
-        age[()] = -1 if last is None else last
+    """Seconds since a worker last ran the heartbeat task (-1: never)."""
+    last = heartbeat_age()
+    age = -1 if last is None else last
     yield gauge("kakaoplugin_worker_heartbeat_age_seconds", "Seconds since a worker ran the heartbeat task", age)

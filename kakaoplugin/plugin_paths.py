@@ -26,6 +26,9 @@ PATHS: dict[str, str] = {
     "callback_location": "callbacks/location",
     "callback_secure_image": "callbacks/secure-image",
 }
+# The two hot reads (option T1, T4: Kakao polls T4 every 0.5 s per buyer): they change nothing, so
+# they are neither stored as inbound calls nor written to the request log.
+HOT_READS = frozenset({"options", "order_status"})
 
 # name → path from the site root, for the buyer's browser. ``<ref>``: the order's partner_order_id
 # (pay) or the Kakao app's id (sync); ``<token>``: the order's token for that action.

@@ -308,7 +308,9 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "structured",
+            "formatter": "structured",  # redacts the whole line, tracebacks and context included
+            # and the record's own message, so that any other handler (tests' capture, an error
+            # tracker) gets it redacted too
             "filters": ["redact_plugin_key"],
         }
     },

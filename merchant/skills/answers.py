@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -36,6 +37,7 @@ from . import response as r
 NO_IMAGE = "merchant/chatbot-no-image.png"  # a static file: a commerce card must have a thumbnail
 RECENT_ORDERS = 5
 MAX_QUANTITY = 99
+SEOUL = ZoneInfo("Asia/Seoul")
 REUSE_MIN_SECONDS_LEFT = 3600  # a shown sheet is reused while it has at least an hour to live
 
 
@@ -262,7 +264,7 @@ def orders(ctx: Context) -> dict:
                 r.block_button(ctx.skills.order_detail_button_label, ctx.skills.order_status_block_id,
                                {"order_id": order.partner_order_id})  # fmt: skip
             )
-        when = order.created_at.astimezone(_seoul()).strftime("%m/%d %H:%M")
+        when = order.created_at.astimezone(SEOUL).strftime("%m/%d %H:%M")
         cards.append(r.basic_card(title=f"{order.item_name} ({when})", description=describe(order), buttons=buttons))
     return r.answer(r.simple_text(f"최근 주문 {len(cards)}건이에요."), r.carousel("basicCard", cards))
 
@@ -274,15 +276,9 @@ def order_status(ctx: Context) -> dict:
     order = _buyer_orders(ctx).filter(partner_order_id=order_id).first() if order_id else None
     if order is None:  # another buyer's order is not found either: nothing about it is revealed
         return r.answer(r.simple_text("주문을 찾을 수 없어요."))
-    when = order.created_at.astimezone(_seoul()).strftime("%Y-%m-%d %H:%M")
+    when = order.created_at.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M")
     card = r.basic_card(title=order.item_name, description=f"주문 {when}\n{describe(order)}")
     return r.answer({"basicCard": card})
-
-
-def _seoul():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Seoul")
 
 
 SKILLS: dict[str, Callable[[Context], dict]] = {
