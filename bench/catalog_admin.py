@@ -43,7 +43,7 @@ def main() -> int:
     from django.urls import reverse
 
     from catalog.models import Option, Product
-    from tests.test_catalog_admin import form_data
+    from tests.support.admin_forms import form_data
 
     setup_test_environment()
     user, _ = get_user_model().objects.get_or_create(

@@ -104,7 +104,7 @@ def main() -> None:
 
     from kakaoplugin.models import KakaoApp
     from orders.models import Order
-    from tests.test_payment_kit import Buyer, browser_path, make_product, make_sheet
+    from tests.support.payments import Buyer, browser_path, make_product, make_sheet
 
     stamp = str(int(time.time()))
     app = KakaoApp.objects.create(

@@ -47,7 +47,7 @@ def kakao_app(db):
 
     return KakaoApp.objects.create(
         name="test-app",
-        # production: its orders move the real stock (a test app's use test_stock: tests/test_livemode.py)
+        # production: its orders move the real stock (a test app's use test_stock: tests/orders/test_livemode.py)
         environment=KakaoApp.Environment.PRODUCTION,
         rest_api_key="test-rest-api-key",
         kakaopay_admin_key="test-admin-key-0123456789",

@@ -3,7 +3,9 @@
 Apps depend one way: ``orders → catalog → kakaoplugin``, ``callbacks → kakaoplugin``, ``merchant``
 on top, nothing imports ``merchant``; the project wiring (settings, root URLs, the Celery app,
 wsgi/asgi) sits above all and may name every app. Every import counts, function-local ones too.
-Also: no circle among the modules' top-level imports. Exits 1 and names each breach.
+Also: no circle among the modules' top-level imports, and in ``tests/`` no module imports a test
+module (``test_*.py``: shared helpers live in ``tests/support/``, fixtures in ``conftest.py``) and
+every ``test_*.py`` holds tests. Exits 1 and names each breach.
 """
 
 from __future__ import annotations
@@ -110,11 +112,35 @@ def check(root: Path = ROOT) -> tuple[int, list[str]]:
     return len(modules), problems
 
 
+def check_tests(root: Path = ROOT) -> tuple[int, list[str]]:
+    """(test modules read, each test module imported by another module and each ``test_*.py``
+    without a test)."""
+    problems, count = [], 0
+    for path in sorted((root / "tests").rglob("*.py")):
+        name = module_name(path, root)
+        every, _ = imports(path, name)
+        for target in sorted(every):
+            if target.startswith("tests.") and any(part.startswith("test_") for part in target.split(".")):
+                problems.append(f"{name} imports {target}: shared test helpers go in tests/support/")
+        if path.name.startswith("test_"):
+            count += 1
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            if not any(
+                (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test"))
+                or (isinstance(n, ast.ClassDef) and n.name.startswith("Test"))
+                for n in tree.body
+            ):
+                problems.append(f"{name} holds no test: helpers go in tests/support/")
+    return count, problems
+
+
 def main() -> int:
     count, problems = check()
+    test_count, test_problems = check_tests()
+    problems += test_problems
     for problem in problems:
         print(problem)
-    print(f"{count} modules checked: {'no breach' if not problems else f'{len(problems)} breach(es)'}")
+    print(f"{count} modules and {test_count} test modules checked: {'no breach' if not problems else f'{len(problems)} breach(es)'}")
     return 1 if problems else 0
 
 

@@ -16,7 +16,7 @@ import requests
 
 from callbacks.models import CallbackEvent, MemberProfile
 from fakekakao.kakao import seed_otp_url
-from tests.callbacks_support import LOCATION_SAMPLE, PATHS, PROFILE_SAMPLE
+from tests.support.callbacks import LOCATION_SAMPLE, PATHS, PROFILE_SAMPLE
 
 from .conftest import admin_login, make_staff
 

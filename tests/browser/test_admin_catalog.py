@@ -176,7 +176,7 @@ def test_merchant_edits_a_leaf_on_the_page_of_a_1000_option_product(page, shot, 
     """The whole tree of 1,010 options on one page: it opens (nested-admin's scripts run over every
     row without an error), a leaf's stock is changed and the page saves (its ~11,000 fields were
     refused with a 400 before)."""
-    from tests.test_catalog_t1 import thousand_option_product
+    from tests.support.trees import thousand_option_product
 
     product = thousand_option_product()
     admin_login(page, make_staff("merchant", *CATALOG_PERMS))

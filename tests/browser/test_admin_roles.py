@@ -13,10 +13,10 @@ from django.contrib.auth.models import Group
 
 from kakaoplugin.models import InboundCall
 from kakaoplugin.roles import ROLES, roles_sync
-from tests.test_payment_kit import ADDRESS
+from tests.support.browser import paid_order
+from tests.support.payments import ADDRESS
 
 from .conftest import STAFF_PASSWORD, admin_login
-from .test_admin_orders import paid_order
 
 APP_SECRETS = ("kakaopay_admin_key", "kakaopay_secret_key", "cid_secret", "kakao_client_secret", "rest_api_key")
 PERSONAL = (ADDRESS["receiver_name"], ADDRESS["receiver_mobile_number"], "판교역로", "에이치스퀘어")

@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 from kakaoplugin.clients.kakaopay import WATCHDOG_GRACE_SECONDS, KakaoPayClient, KakaoPayUnavailable
 from orders.models import Order, PaymentEvent
 from tests.conftest import ROOT, _database_url, fake_environment, wait_until
-from tests.test_payment_faults import held_with_token
+from tests.support.payments import held_with_token
 
 DEADLINE = 1.0
 

@@ -1,0 +1,102 @@
+"""Every plugin call (but the hot reads option T1 and T4) is stored before it is answered and
+completed with the answer: refusals are visible to staff, bodies only with a permission."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from kakaoplugin.models import InboundCall
+from kakaoplugin.services import inbound_calls_purge
+from tests.support.options import GUIDE_T2, guide, post  # noqa: F401 (the guide fixture)
+
+
+@pytest.mark.django_db
+def test_a_refused_option_t2_is_stored_with_its_answer(client, plugin_base, kakao_app, guide):  # noqa: F811
+    body = dict(GUIDE_T2, option_groups=[{"option_group_id": "사이즈2", "option_id": "S"},
+                                         {"option_group_id": "색상2", "option_id": "R23"}])  # fmt: skip
+    r = post(client, plugin_base, body)
+    assert r.json()["status"] == 400
+    call = InboundCall.objects.get()
+    assert (call.kakao_app, call.endpoint, call.method) == (kakao_app, "option", "POST")
+    assert (call.app_user_id, call.relay_id) == ("app-user-1", "relay-9")
+    assert json.loads(call.body)["option_groups"][0]["option_id"] == "S"
+    assert call.http_status == 200 and call.result_status == 400 and call.result_message == r.json()["message"]
+    assert call.duration_ms is not None
+    assert call.headers["HTTP_X_KAKAO_PLUGIN_RELAY_ID"] == "relay-9"
+
+
+@pytest.mark.django_db
+def test_a_call_is_stored_even_when_the_view_fails(client, plugin_base, kakao_app, settings):
+    settings.ROOT_URLCONF = "tests.support.plugin_urls"
+    client.raise_request_exception = False
+    r = client.get(plugin_base + "boom")
+    assert r.status_code == 500
+    call = InboundCall.objects.get()
+    assert call.endpoint == "unknown" and call.result_status == 500 and call.http_status == 500
+
+
+@pytest.mark.django_db
+def test_gate_refusals_are_stored_and_malformed_bodies_kept(client, plugin_base, kakao_app, settings):
+    r = client.post(plugin_base + "order/approve", data="{not json", content_type="application/json")
+    assert r.status_code == 400
+    too_big = json.dumps({"x": "a" * (settings.PLUGIN_MAX_BODY_BYTES + 10)})
+    assert client.post(plugin_base + "option", data=too_big, content_type="application/json").status_code == 413
+    nul = client.post(plugin_base + "option", data='{"id": "a\\u0000b"}', content_type="application/json")
+    assert nul.status_code == 400
+    calls = list(InboundCall.objects.order_by("received_at", "id"))
+    assert [(c.endpoint, c.result_status) for c in calls] == [("order_approve", 400), ("option", 413), ("option", 400)]
+    assert calls[0].body == "{not json"
+    assert calls[1].body == ""  # over the limit: not read, not stored
+    assert "NUL" in calls[2].result_message
+
+
+@pytest.mark.django_db
+def test_hot_reads_are_not_stored_and_kakao_sync_codes_are_masked(client, plugin_base, kakao_app):
+    client.get(plugin_base + "order/status", {"order_id": "po_x"})
+    client.get(plugin_base + "options", {"id": "nothing"})
+    assert not InboundCall.objects.exists()
+    client.get(f"/sync/{kakao_app.pk}/redirect", {"code": "one-time-secret-code", "state": "s"})
+    call = InboundCall.objects.get()
+    assert call.endpoint == "kakaosync_redirect" and call.query == {"code": "***", "state": "***"}
+
+
+@pytest.mark.django_db
+def test_admin_lists_failures_and_hides_bodies_without_the_permission(client, plugin_base, kakao_app, guide):  # noqa: F811
+    post(client, plugin_base, dict(GUIDE_T2, quantity=0))
+    post(client, plugin_base, GUIDE_T2)
+    staff = User.objects.create_user("staff", password="pw-0123456789", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_inboundcall"))
+    client.force_login(staff)
+    failed = client.get("/admin/kakaoplugin/inboundcall/", {"outcome": "failed"}).content.decode()
+    refused = InboundCall.objects.get(result_status=400)
+    assert failed.count('class="field-endpoint"') == 1  # only the refused call
+    assert refused.result_message[:40] in failed
+    call = refused
+    page = client.get(f"/admin/kakaoplugin/inboundcall/{call.pk}/change/").content.decode()
+    assert "윈터펠테스트11" not in page and "needs the" in page
+    staff.user_permissions.add(Permission.objects.get(codename="view_inbound_body"))
+    staff = User.objects.get(pk=staff.pk)
+    client.force_login(staff)
+    page = client.get(f"/admin/kakaoplugin/inboundcall/{call.pk}/change/").content.decode()
+    assert "윈터펠테스트11" in page
+
+
+@pytest.mark.django_db
+def test_purge_empties_old_bodies_only(client, plugin_base, kakao_app, guide):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    post(client, plugin_base, GUIDE_T2)
+    post(client, plugin_base, GUIDE_T2)
+    old, new = InboundCall.objects.order_by("id")
+    InboundCall.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=31))
+    assert inbound_calls_purge(older_than_days=30) == 1
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert old.body == "" and old.body_purged_at is not None and old.result_status == 200
+    assert new.body and new.body_purged_at is None
+    assert inbound_calls_purge(older_than_days=30) == 0
