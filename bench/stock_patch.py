@@ -99,7 +99,7 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "kakaoplugin.wsgi:application", "--config", "/dev/null",
+            sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "/dev/null",
             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--worker-class", "gthread",
             "--log-level", "warning",
         ],

@@ -461,7 +461,7 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
     from schemathesis.checks import not_a_server_error, response_schema_conformance
 
     from catalog.services import option_tree_import
-    from kakaoplugin.wsgi import application
+    from config.wsgi import application
     from tests.schema_fuzz import fuzz, keep_test_connection
     from tests.test_catalog_tree import guide_tree
 

@@ -276,7 +276,7 @@ def test_schemathesis_finds_no_server_error_on_the_catalog_api(api, kakao_app):
     from drf_spectacular.generators import SchemaGenerator
     from schemathesis.checks import not_a_server_error
 
-    from kakaoplugin.wsgi import application
+    from config.wsgi import application
     from tests.schema_fuzz import fuzz, keep_test_connection
 
     api("PUT", f"products/{PID}", product_body())
