@@ -47,7 +47,7 @@ def setup() -> tuple[str, list[dict]]:
     from catalog.models import Option, Product
     from catalog.selectors import option_paths
     from kakaoplugin.models import KakaoApp, WebhookEndpoint
-    from kakaoplugin.services import api_key_create
+    from merchant.services import api_key_create
 
     app = KakaoApp.objects.get(name="bench")
     _, plain = api_key_create(kakao_app=app, name="bench-stock", scopes=["catalog"])

@@ -28,8 +28,8 @@ from django.db import connection
 from catalog.models import Product
 from catalog.services import option_tree_import
 from kakaoplugin.logging import RedactingFormatter, redact
-from kakaoplugin.services import api_key_create
 from merchant.models import ChatbotSkills
+from merchant.services import api_key_create
 from simulator import flows, scenarios
 from tests.conftest import ARTIFACTS, ROOT, _database_url, fake_environment
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 from callbacks.models import MemberProfile, ShippingAddress
 from kakaoplugin import signing
 from kakaoplugin.models import Customer, KakaoApp, WebhookEvent
-from kakaoplugin.services import api_key_create, api_key_revoke, webhook_endpoint_create
+from kakaoplugin.services import webhook_endpoint_create
+from merchant.services import api_key_create, api_key_revoke
 from orders import payments
 from orders.models import Order, OrderSheet
 from tests.conftest import wait_until

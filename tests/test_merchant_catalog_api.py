@@ -16,8 +16,8 @@ from django.utils import timezone
 from catalog.models import Option, Product, StockHold
 from catalog.selectors import t1_body_cached, tree_export
 from catalog.stock import StockItem, stock_hold
-from kakaoplugin.services import api_key_create
 from merchant.models import IdempotencyKey
+from merchant.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 

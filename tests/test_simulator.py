@@ -22,9 +22,9 @@ from django.db import connection
 from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
 from catalog.models import Option, Product, StockHold
 from catalog.services import option_tree_import
-from kakaoplugin.models import Customer, InboundCall, MerchantApiKey
-from kakaoplugin.services import api_key_create, api_key_revoke
-from merchant.models import ChatbotSkills
+from kakaoplugin.models import Customer, InboundCall
+from merchant.models import ChatbotSkills, MerchantApiKey
+from merchant.services import api_key_create, api_key_revoke
 from orders.models import Order, OrderSheet
 from simulator.http import Printer
 from simulator.options import choose

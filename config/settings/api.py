@@ -13,8 +13,8 @@ REST_FRAMEWORK = {
 }
 
 # The merchant API is generated from its serializers; the plugin contracts' OpenAPI is a
-# hand-written fragment (kakaoplugin/openapi/plugin.yaml) merged into it: the plugin views are not
-# generated (kakaoplugin.openapi).
+# hand-written fragment (merchant/openapi/plugin.yaml) merged into it: the plugin views are not
+# generated (merchant.openapi).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kakao TalkBiz plugin backend",
     "DESCRIPTION": (
@@ -32,10 +32,10 @@ SPECTACULAR_SETTINGS = {
         "ProductKindEnum": "catalog.models.Product.Kind",
         "PaymentEventKindEnum": "orders.models.PaymentEvent.Kind",
     },
-    "PREPROCESSING_HOOKS": ["kakaoplugin.openapi.exclude_plugin_views"],
+    "PREPROCESSING_HOOKS": ["merchant.openapi.exclude_plugin_views"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "kakaoplugin.openapi.merge_plugin_contracts",
+        "merchant.openapi.merge_plugin_contracts",
     ],
 }
 
