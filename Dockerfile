@@ -12,4 +12,4 @@ RUN DEBUG=false SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only DATABASE_U
 # user can write secure images into it.
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"]

@@ -7,7 +7,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = 30
 accesslog = "-"
-logger_class = "kakaoplugin.gunicorn_logging.RedactingLogger"
+logger_class = "config.gunicorn_logging.RedactingLogger"
 # Gunicorn believes X-Forwarded-Proto (wsgi.url_scheme) only from the proxies Django believes
 # X-Forwarded-For from: the same TRUSTED_PROXY_CIDRS (default: nobody). The socket's peer is
 # what the access log's %(h)s shows.

@@ -154,7 +154,7 @@ def main() -> int:
     workers, threads = os.environ.get("BENCH_WORKERS", "2"), os.environ.get("BENCH_THREADS", "4")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "kakaoplugin.wsgi:application", "--config", "/dev/null",
+            sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "/dev/null",
             "--bind", f"127.0.0.1:{port}", "--workers", workers, "--threads", threads, "--worker-class", "gthread",
             "--log-level", "warning",
         ],

@@ -114,14 +114,14 @@ def main() -> None:
 
     port = free_port()
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "kakaoplugin.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads), "--worker-class", "gthread",
          "--keep-alive", "30", "--log-level", "warning", "--worker-connections", "1000"],
         # gunicorn.conf.py (production: access log on) applies; the log goes to /dev/null here
         cwd=ROOT, env=os.environ.copy(), start_new_session=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker", "--pool", "threads", "--concurrency", "4",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
          "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=os.environ.copy(), start_new_session=True,
     )  # fmt: skip

@@ -31,7 +31,7 @@ def main() -> None:
     var = tempfile.mkdtemp(prefix="kp-skills-bench-")
     for name in ("DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "kakaoplugin.settings", "VAR_DIR": var, "LOG_LEVEL": "WARNING"})
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": var, "LOG_LEVEL": "WARNING"})
     if args.database_url:  # e.g. a scratch PostgreSQL database (it is migrated and filled)
         os.environ["DATABASE_URL"] = args.database_url
     import django

@@ -47,7 +47,7 @@ def setup() -> tuple[str, list[dict]]:
     from catalog.models import Option, Product
     from catalog.selectors import option_paths
     from kakaoplugin.models import KakaoApp, WebhookEndpoint
-    from kakaoplugin.services import api_key_create
+    from merchant.services import api_key_create
 
     app = KakaoApp.objects.get(name="bench")
     _, plain = api_key_create(kakao_app=app, name="bench-stock", scopes=["catalog"])
@@ -99,7 +99,7 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "kakaoplugin.wsgi:application", "--config", "/dev/null",
+            sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "/dev/null",
             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--worker-class", "gthread",
             "--log-level", "warning",
         ],

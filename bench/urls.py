@@ -7,8 +7,8 @@ from django.http import HttpResponse
 from django.urls import path
 
 from catalog.selectors import t1_body, tree_load
+from config.urls import urlpatterns as real_patterns
 from kakaoplugin.envelope import JSON_CONTENT_TYPE
-from kakaoplugin.urls import urlpatterns as real_patterns
 
 WAITING = b'{"status":200,"data":{"order_status":"W"}}'
 _bodies: dict[str, bytes] = {}

@@ -12,8 +12,9 @@ from django.db.models import Max, Q, Sum
 from catalog.cache import invalidate_products
 from catalog.models import Option, Product, StockHold
 from catalog.services import option_tree_import
-from kakaoplugin.models import KakaoApp, MerchantApiKey
-from kakaoplugin.services import api_key_create, api_key_revoke
+from kakaoplugin.models import KakaoApp
+from merchant.models import MerchantApiKey
+from merchant.services import api_key_create, api_key_revoke
 
 FLASH_PRODUCT = "sim:flash-sale"
 

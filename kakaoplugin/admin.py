@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import copy
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -14,7 +12,6 @@ from .models import (
     Customer,
     InboundCall,
     KakaoApp,
-    MerchantApiKey,
     OutboxMessage,
     WebhookAttempt,
     WebhookDelivery,
@@ -23,8 +20,6 @@ from .models import (
 from .plugin_paths import LABELS, payment_redirect_patterns, plugin_urls
 from .services import (
     SECRET_FIELDS,
-    api_key_create,
-    api_key_revoke,
     customer_set_blocked,
     kakao_app_rotate_plugin_key,
     webhook_endpoint_create,
@@ -38,8 +33,6 @@ admin.site.site_title = "TalkBiz plugins"
 # Write-only in the admin: never rendered after they are saved, to anyone (masked, "replace" input).
 ADMIN_SECRET_FIELDS = ("rest_api_key", *SECRET_FIELDS)
 PLUGIN_URLS_PERMISSION = "kakaoplugin.view_plugin_urls"
-# API key scopes that read personal data: only staff who may see it can grant them.
-PERSONAL_SCOPES = (MerchantApiKey.Scope.SHIPPING, MerchantApiKey.Scope.PERSONAL)
 
 
 class SecretInput(forms.PasswordInput):
@@ -201,65 +194,6 @@ class CustomerAdmin(admin.ModelAdmin):
     def unblock(self, request, queryset):
         for customer in queryset:
             customer_set_blocked(customer=customer, blocked=False)
-
-
-class ApiKeyForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(
-        choices=MerchantApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, required=False
-    )
-
-    class Meta:
-        model = MerchantApiKey
-        fields = ("kakao_app", "name", "scopes")
-
-
-@admin.register(MerchantApiKey)
-class MerchantApiKeyAdmin(admin.ModelAdmin):
-    form = ApiKeyForm
-    list_display = ("name", "kakao_app", "masked", "scopes", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("kakao_app", "revoked_at")
-    readonly_fields = ("masked", "created_by", "created_at", "last_used_at", "revoked_at")
-    actions = ["revoke"]
-
-    @admin.display(description="key")
-    def masked(self, obj: MerchantApiKey) -> str:
-        return f"kp_{obj.prefix}_…" if obj.prefix else "(shown once, on save)"
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if "scopes" in form.base_fields and not can_see_personal_data(request.user):
-            # a key with a personal scope reads what this staff member may not see: not theirs to make
-            field = form.base_fields["scopes"] = copy.deepcopy(form.base_fields["scopes"])
-            field.choices = [(v, label) for v, label in field.choices if v not in PERSONAL_SCOPES]
-            field.help_text = "Scopes that read personal data need the “see personal data” permission."
-        return form
-
-    def get_readonly_fields(self, request, obj=None):
-        # a key's app and scopes are fixed once made: make a new key instead
-        return (*self.readonly_fields, "kakao_app", "scopes") if obj else self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            obj.save(update_fields=["name"])
-            return
-        key, plain = api_key_create(
-            kakao_app=form.cleaned_data["kakao_app"],
-            name=form.cleaned_data["name"],
-            scopes=list(form.cleaned_data["scopes"]),
-            created_by=request.user.get_username(),
-        )
-        obj.pk, obj.prefix = key.pk, key.prefix
-        obj._state.adding = False
-        self.message_user(
-            request,
-            format_html("New API key (shown this once, copy it now): <code>{}</code>", plain),
-            messages.WARNING,
-        )
-
-    @admin.action(description="Revoke (stops working at once)", permissions=["change"])
-    def revoke(self, request, queryset):
-        for key in queryset:
-            api_key_revoke(api_key=key)
 
 
 class WebhookAttemptInline(admin.TabularInline):

@@ -1,8 +1,8 @@
 """No log line carries a secret (docs/security.md, "Logs").
 
 :func:`redact` is applied to every line our handlers write (Django's and runserver's through
-``LOGGING``, gunicorn's access and error logs through :mod:`kakaoplugin.gunicorn_logging`, the
-Celery worker's through ``kakaoplugin.celery``), the message and any traceback alike:
+``LOGGING``, gunicorn's access and error logs through :mod:`config.gunicorn_logging`, the
+Celery worker's through ``config.celery``), the message and any traceback alike:
 
 - the path segment after ``/plugin/`` (the plugin key) → ``/plugin/<key>`` (and after any other
   prefix in :data:`SECRET_PATH_SEGMENTS`);

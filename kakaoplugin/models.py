@@ -150,41 +150,6 @@ class Customer(models.Model):
         return f"{self.app_user_id} @ {self.kakao_app.name}"
 
 
-class MerchantApiKey(models.Model):
-    """A key for the merchant API (/api/v1/), scoped to one Kakao app; stored hashed.
-
-    The key is ``kp_<prefix>_<secret>``: the prefix finds the row, the SHA-256 of the whole key is
-    compared in constant time. A random 256-bit secret needs no slow hash.
-    """
-
-    class Scope(models.TextChoices):
-        ORDERS = "orders", "order sheets and orders (without shipping addresses)"
-        SHIPPING = "orders:shipping", "orders' shipping addresses (receiver name, phone, address)"
-        MEMBERS = "members", "members (without personal data)"
-        PERSONAL = "members:personal", "members' personal data"
-        CATALOG = "catalog", "products, option trees and stock (writes)"
-
-    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100, help_text="Who uses it, e.g. 'fulfilment system'")
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list, blank=True)
-    created_by = models.CharField(max_length=150, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        verbose_name = "merchant API key"
-
-    def __str__(self) -> str:
-        return f"{self.name} (kp_{self.prefix}_…)"
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-
 def validate_webhook_url(url: str) -> None:
     """https, and a host on the public internet (resolved now; checked again at every delivery):
     see kakaoplugin.clients.outbound. ``WEBHOOK_ALLOW_LOCAL`` (development) lets http and local

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 PROJECT_APPS = ("kakaoplugin", "catalog", "orders", "callbacks")
+# The merchant API's keys (merchant.MerchantApiKey): granted by name, the rest of merchant is not in
+# any role (the chatbot skills' settings are the owner's, as a superuser).
+API_KEYS = "merchant.*_merchantapikey"
 # Permissions that open more than a model's rows: personal data, the plugin key, raw plugin bodies.
 SENSITIVE = ("*.view_personal_data", "*.view_plugin_urls", "*.view_inbound_body")
 
@@ -33,7 +36,7 @@ ROLES: dict[str, Role] = {
         summary="everything: Kakao apps and their secrets (write-only), plugin URLs, API keys, catalog, "
         "orders and refunds, personal data, inbound call bodies, staff accounts",
         grants=(
-            *(f"{app}.*" for app in PROJECT_APPS), "auth.*_user", "auth.*_group", "auth.view_permission",
+            *(f"{app}.*" for app in PROJECT_APPS), API_KEYS, "auth.*_user", "auth.*_group", "auth.view_permission",
             "axes.view_*", "axes.delete_accessattempt",  # who failed to log in; deleting an attempt unlocks
         ),  # fmt: skip
     ),
@@ -51,7 +54,7 @@ ROLES: dict[str, Role] = {
         group="Support (read-only)",
         summary="sees every list and page, changes nothing; personal data masked, no plugin URLs, "
         "no inbound call bodies; secrets masked",
-        grants=tuple(f"{app}.view_*" for app in PROJECT_APPS),
+        grants=(*(f"{app}.view_*" for app in PROJECT_APPS), "merchant.view_merchantapikey"),
         excludes=SENSITIVE,
     ),
     "developer": Role(
@@ -61,7 +64,7 @@ ROLES: dict[str, Role] = {
         "again; orders and catalog read-only; personal data masked",
         grants=(
             "kakaoplugin.view_*", "kakaoplugin.add_kakaoapp", "kakaoplugin.change_kakaoapp",
-            "kakaoplugin.add_merchantapikey", "kakaoplugin.change_merchantapikey",
+            "merchant.view_merchantapikey", "merchant.add_merchantapikey", "merchant.change_merchantapikey",
             "kakaoplugin.change_webhookdelivery", "catalog.view_*",
             "orders.view_*", "callbacks.view_*", "callbacks.change_callbackevent", "callbacks.change_secureimageset",
         ),
@@ -74,7 +77,7 @@ def role_permissions(role: Role):
     from django.contrib.auth.models import Permission
 
     perms = Permission.objects.select_related("content_type").filter(
-        content_type__app_label__in=(*PROJECT_APPS, "auth", "axes")
+        content_type__app_label__in=(*PROJECT_APPS, "merchant", "auth", "axes")
     )
     return [p for p in perms if role.matches(f"{p.content_type.app_label}.{p.codename}")]
 

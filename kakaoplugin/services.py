@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import time
 from datetime import timedelta
@@ -22,7 +20,6 @@ from .models import (
     Customer,
     InboundCall,
     KakaoApp,
-    MerchantApiKey,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -73,50 +70,6 @@ def customer_set_blocked(*, customer: Customer, blocked: bool, reason: str = "")
     customer.blocked_reason = reason if blocked else ""
     customer.save(update_fields=["blocked", "blocked_reason", "updated_at"])
     return customer
-
-
-# --- merchant API keys ---------------------------------------------------------------------------
-
-API_KEY_PREFIX = "kp_"
-
-
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@transaction.atomic
-def api_key_create(*, kakao_app: KakaoApp, name: str, scopes: list[str], created_by: str = "") -> tuple[MerchantApiKey, str]:
-    """A new key; the plain key is returned once and never stored."""
-    unknown = set(scopes) - set(MerchantApiKey.Scope.values)
-    if unknown:
-        raise ValueError(f"unknown scopes: {sorted(unknown)}")
-    prefix = secrets.token_hex(6)
-    plain = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key = MerchantApiKey.objects.create(
-        kakao_app=kakao_app, name=name, prefix=prefix, key_hash=_key_hash(plain), scopes=scopes, created_by=created_by
-    )
-    return key, plain
-
-
-def api_key_revoke(*, api_key: MerchantApiKey) -> None:
-    MerchantApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-
-
-def api_key_authenticate(*, plain: str) -> MerchantApiKey | None:
-    """The active key ``plain`` is, or None (constant-time compare; last use recorded per minute)."""
-    if not plain.startswith(API_KEY_PREFIX) or plain.count("_") < 2:
-        return None
-    prefix = plain[len(API_KEY_PREFIX) :].split("_", 1)[0]
-    key = MerchantApiKey.objects.select_related("kakao_app").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _key_hash(plain)):
-        return None
-    if key.revoked_at is not None or not key.kakao_app.is_active:
-        return None
-    now = timezone.now()
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        MerchantApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
-    return key
 
 
 # --- order webhooks ------------------------------------------------------------------------------

@@ -16,11 +16,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from kakaoplugin.authentication import HasScope, MerchantKeyAuthentication, MerchantKeyThrottle
-from kakaoplugin.models import MerchantApiKey
-
 from . import selectors, services
+from .authentication import HasScope, MerchantKeyAuthentication, MerchantKeyThrottle
 from .idempotency import idempotent
+from .models import MerchantApiKey
 from .serializers import (
     SHIPPING_CONTEXT,
     ErrorSerializer,

@@ -6,8 +6,9 @@ class MerchantConfig(AppConfig):
     verbose_name = "Merchant integration API"
 
     def ready(self) -> None:
-        import kakaoplugin.openapi  # noqa: F401  (registers the API key's OpenAPI security scheme)
         from kakaoplugin.metrics import register_endpoint_resolver
+
+        from . import openapi  # noqa: F401  (registers the API key's OpenAPI security scheme)
 
         register_endpoint_resolver(skill_endpoint)
 

@@ -33,7 +33,6 @@ from catalog.services import OptionHeld, option_tree_import, product_tree_change
 from catalog.stock_sync import MAX_ROWS, StockRowsRefused, stock_apply
 from catalog.tree import TreeInvalid
 from kakaoplugin.envelope import PluginError
-from kakaoplugin.models import MerchantApiKey
 
 from .apis import MerchantView
 from .catalog_serializers import (
@@ -47,6 +46,7 @@ from .catalog_serializers import (
     StockResultSerializer,
 )
 from .idempotency import HEADER, idempotent
+from .models import MerchantApiKey
 
 CATALOG = MerchantApiKey.Scope.CATALOG
 IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,

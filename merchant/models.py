@@ -1,4 +1,5 @@
-"""Chatbot skills' settings per Kakao app (merchant.skills): which products, what the cards say."""
+"""The merchant API's keys and idempotency keys; chatbot skills' settings per Kakao app
+(merchant.skills): which products, what the cards say."""
 
 from __future__ import annotations
 
@@ -79,11 +80,49 @@ class ChatbotSkills(models.Model):
         return found
 
 
+class MerchantApiKey(models.Model):
+    """A key for the merchant API (/api/v1/), scoped to one Kakao app; stored hashed.
+
+    The key is ``kp_<prefix>_<secret>``: the prefix finds the row, the SHA-256 of the whole key is
+    compared in constant time. A random 256-bit secret needs no slow hash.
+    """
+
+    class Scope(models.TextChoices):
+        ORDERS = "orders", "order sheets and orders (without shipping addresses)"
+        SHIPPING = "orders:shipping", "orders' shipping addresses (receiver name, phone, address)"
+        MEMBERS = "members", "members (without personal data)"
+        PERSONAL = "members:personal", "members' personal data"
+        CATALOG = "catalog", "products, option trees and stock (writes)"
+
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="Who uses it, e.g. 'fulfilment system'")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "merchant API key"
+        # the table it had in the kakaoplugin app, kept: the move (migrations merchant 0003,
+        # kakaoplugin 0008) changed Django's state only, not a row
+        db_table = "kakaoplugin_merchantapikey"
+
+    def __str__(self) -> str:
+        return f"{self.name} (kp_{self.prefix}_…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
 class IdempotencyKey(models.Model):
     """One ``Idempotency-Key`` of one API key: the request's fingerprint and, once answered, the
     answer, replayed for the same key and body for ``IDEMPOTENCY_KEY_HOURS`` (merchant.idempotency)."""
 
-    api_key = models.ForeignKey("kakaoplugin.MerchantApiKey", on_delete=models.CASCADE, related_name="idempotency_keys")
+    api_key = models.ForeignKey(MerchantApiKey, on_delete=models.CASCADE, related_name="idempotency_keys")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from callbacks.services import kakaosync_state_issue
 from catalog.models import Product
@@ -20,6 +24,7 @@ from orders.rules import shipping_fee, store_rules
 from orders.services import order_sheet_create_from_choices
 
 from .links import bizplugin_link
+from .models import MerchantApiKey
 
 UNPROCESSABLE = 422
 
@@ -89,3 +94,47 @@ def kakaosync_launch(*, kakao_app: KakaoApp, base_url: str) -> KakaoSyncLaunch:
 def product_launch_link(*, kakao_app: KakaoApp, product: Product) -> tuple[str, str]:
     """The option plugin's launch link for a product: (plugin id, link)."""
     return kakao_app.option_plugin_id, bizplugin_link(plugin_id=kakao_app.option_plugin_id, product_id=product.code)
+
+
+# --- merchant API keys ---------------------------------------------------------------------------
+
+API_KEY_PREFIX = "kp_"
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, kakao_app: KakaoApp, name: str, scopes: list[str], created_by: str = "") -> tuple[MerchantApiKey, str]:
+    """A new key; the plain key is returned once and never stored."""
+    unknown = set(scopes) - set(MerchantApiKey.Scope.values)
+    if unknown:
+        raise ValueError(f"unknown scopes: {sorted(unknown)}")
+    prefix = secrets.token_hex(6)
+    plain = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = MerchantApiKey.objects.create(
+        kakao_app=kakao_app, name=name, prefix=prefix, key_hash=_key_hash(plain), scopes=scopes, created_by=created_by
+    )
+    return key, plain
+
+
+def api_key_revoke(*, api_key: MerchantApiKey) -> None:
+    MerchantApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(*, plain: str) -> MerchantApiKey | None:
+    """The active key ``plain`` is, or None (constant-time compare; last use recorded per minute)."""
+    if not plain.startswith(API_KEY_PREFIX) or plain.count("_") < 2:
+        return None
+    prefix = plain[len(API_KEY_PREFIX) :].split("_", 1)[0]
+    key = MerchantApiKey.objects.select_related("kakao_app").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _key_hash(plain)):
+        return None
+    if key.revoked_at is not None or not key.kakao_app.is_active:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        MerchantApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -1,4 +1,4 @@
-"""The merchant API, mounted at /api/v1/ (kakaoplugin.urls)."""
+"""The merchant API, mounted at /api/v1/ (config.urls)."""
 
 from django.urls import path
 

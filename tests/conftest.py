@@ -104,7 +104,7 @@ def fake_kakao(fake_kakao_server, settings) -> FakeControl:
 @pytest.fixture
 def eager_tasks():
     """Run Celery tasks in this process, even when a broker is configured (unit tests of flows)."""
-    from kakaoplugin.celery import app
+    from config.celery import app
 
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
@@ -135,7 +135,7 @@ def worker_environment(fake_url: str, **extra: str) -> dict[str, str]:
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL if with_redis else "",
         "CACHE_URL": django_settings.CACHE_URL if with_redis else "",
         "VAR_DIR": str(django_settings.VAR_DIR),
-        "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.3",
         "LOG_JSON": "true",  # structured lines: tests read the worker's context from its log
@@ -145,7 +145,7 @@ def worker_environment(fake_url: str, **extra: str) -> dict[str, str]:
 
 def worker_command(hostname: str) -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker",
+        sys.executable, "-m", "celery", "-A", "config", "worker",
         "--loglevel", "INFO", "--concurrency", "4", "--pool", "threads",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--hostname", hostname,
@@ -153,7 +153,7 @@ def worker_command(hostname: str) -> list[str]:
 
 
 def wait_for_worker(proc: subprocess.Popen, hostname_prefix: str, *, timeout: float = 60.0) -> None:
-    from kakaoplugin.celery import app
+    from config.celery import app
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -184,8 +184,8 @@ def celery_worker(django_db_setup, django_db_blocker, fake_kakao_server):
         db_url = _database_url()
     if db_url is None:
         pytest.skip("a worker needs the test database on SQLite or PostgreSQL")
+    from config.celery import app
     from kakaoplugin.brokers import forget_control_messages
-    from kakaoplugin.celery import app
 
     if django_settings.EMBEDDED_BROKER:
         forget_control_messages(django_settings.VAR_DIR / "broker")
@@ -217,7 +217,7 @@ def celery_beat(celery_worker, transactional_db, fake_kakao_server):
         fake_kakao_server.url, PERIODIC_SWEEP_SECONDS="1", SUBSCRIPTION_CHARGE_EVERY_SECONDS="1"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "INFO", "--max-interval", "1"],
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--max-interval", "1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     yield proc

@@ -1,11 +1,12 @@
 """The dependency rule, checked (``python tools/check_imports.py``; run by .ci/run).
 
 Apps depend one way: ``orders → catalog → kakaoplugin``, ``callbacks → kakaoplugin``, ``merchant``
-on top, nothing imports ``merchant``; the project wiring (settings, root URLs, the Celery app,
-wsgi/asgi) sits above all and may name every app. Every import counts, function-local ones too.
-Also: no circle among the modules' top-level imports, and in ``tests/`` no module imports a test
-module (``test_*.py``: shared helpers live in ``tests/support/``, fixtures in ``conftest.py``) and
-every ``test_*.py`` holds tests. Exits 1 and names each breach.
+on top, nothing imports ``merchant``; the project wiring (``config/``: settings, root URLs, the
+Celery app, wsgi/asgi, gunicorn's logger) sits above all, may name every app, and no app imports
+it. Every import counts, function-local ones too. Also: no circle among the modules' top-level
+imports, and in ``tests/`` no module imports a test module (``test_*.py``: shared helpers live in
+``tests/support/``, fixtures in ``conftest.py``) and every ``test_*.py`` holds tests. Exits 1 and
+names each breach.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("kakaoplugin", "catalog", "orders", "callbacks", "merchant")
-# what each app may import of the others (besides itself)
+# the project wiring: the one package that names every app (docs/architecture.md)
+WIRING = "config"
+# what each app may import of the others (besides itself); nothing may import the wiring
 ALLOWED = {
     "kakaoplugin": set(),
     "catalog": {"kakaoplugin"},
     "orders": {"catalog", "kakaoplugin"},
     "callbacks": {"kakaoplugin"},
     "merchant": {"orders", "catalog", "callbacks", "kakaoplugin"},
+    WIRING: set(APPS),
 }
-WIRING = {"kakaoplugin.settings", "kakaoplugin.urls", "kakaoplugin.celery", "kakaoplugin.wsgi", "kakaoplugin.asgi"}
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -65,7 +68,7 @@ def imports(path: Path, name: str) -> tuple[set[str], set[str]]:
 def check(root: Path = ROOT) -> tuple[int, list[str]]:
     """(modules read, every breach of the rule and every circle)."""
     modules = {}
-    for app in APPS:
+    for app in (*APPS, WIRING):
         for path in sorted((root / app).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
@@ -77,7 +80,7 @@ def check(root: Path = ROOT) -> tuple[int, list[str]]:
         every, top = imports(path, name)
         for target in sorted(every):
             other = target.split(".")[0]
-            if other in APPS and other != app and other not in ALLOWED[app] and name not in WIRING:
+            if other in ALLOWED and other != app and other not in ALLOWED[app]:
                 problems.append(f"{name} imports {target}: {app} may not depend on {other}")
         graph[name] = {t for t in top if t in modules and t != name}
     # circles among top-level imports (Tarjan's strongly connected components)

@@ -8,8 +8,8 @@ import re
 from django.db import connection
 
 from kakaoplugin.fields import mask
-from kakaoplugin.models import MerchantApiKey
-from kakaoplugin.services import api_key_authenticate
+from merchant.models import MerchantApiKey
+from merchant.services import api_key_authenticate
 
 from .conftest import admin_login, make_staff
 
@@ -115,10 +115,10 @@ def test_rotating_the_plugin_key_warns_and_changes_every_url(page, shot, kakao_a
 
 
 def test_merchant_api_key_is_shown_exactly_once(page, shot, kakao_app):
-    admin_login(page, make_staff("key-maker", "kakaoplugin.view_merchantapikey", "kakaoplugin.add_merchantapikey"))
-    page.goto("/admin/kakaoplugin/merchantapikey/")
+    admin_login(page, make_staff("key-maker", "merchant.view_merchantapikey", "merchant.add_merchantapikey"))
+    page.goto("/admin/merchant/merchantapikey/")
     page.click("#content-main a.addlink")
-    page.wait_for_url("**/admin/kakaoplugin/merchantapikey/add/")
+    page.wait_for_url("**/admin/merchant/merchantapikey/add/")
     page.select_option("#id_kakao_app", str(kakao_app.pk))
     page.fill("#id_name", "fulfilment system")
     page.check("input[name=scopes][value=orders]")
@@ -141,7 +141,7 @@ def test_merchant_api_key_is_shown_exactly_once(page, shot, kakao_app):
     assert plain not in page.content() and page.locator(".messagelist").count() == 0
     assert f"kp_{key.prefix}_…" in page.inner_text("#result_list")
     page.click("#result_list a:text-is('fulfilment system')")
-    page.wait_for_url(f"**/admin/kakaoplugin/merchantapikey/{key.pk}/change/")
+    page.wait_for_url(f"**/admin/merchant/merchantapikey/{key.pk}/change/")
     shot("key-page")
     assert plain not in page.content()
     assert plain.split("_", 2)[2] not in page.content()

@@ -231,7 +231,7 @@ def test_the_buyers_browser_is_never_refused_by_the_allowed_networks(client, kak
 
 
 def test_the_merchant_api_issues_the_state_and_the_launch_link(client, kakao_app, fake_kakao, redirect_path, redirect_uri):
-    from kakaoplugin.services import api_key_create
+    from merchant.services import api_key_create
 
     _, plain = api_key_create(kakao_app=kakao_app, name="chatbot", scopes=["orders"])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {plain}"}

@@ -100,7 +100,7 @@ def test_command_dry_run_and_log(kakao_app, settings, tmp_path):
 def test_purge_is_scheduled_daily_and_visible(admin_client, settings):
     entry = settings.CELERY_BEAT_SCHEDULE["callbacks-retention-purge"]
     assert entry["task"] == "callbacks.retention_purge"
-    from kakaoplugin.celery import app
+    from config.celery import app
 
     app.loader.import_default_modules()  # what a worker or beat does at start: autodiscovery
     assert "callbacks.retention_purge" in app.tasks

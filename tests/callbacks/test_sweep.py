@@ -54,7 +54,7 @@ def backdate(image_set: SecureImageSet, seconds: int) -> None:
 
 
 def test_the_sweep_runs_every_minute_from_celery_beat():
-    from kakaoplugin.celery import app
+    from config.celery import app
 
     entry = django_settings.CELERY_BEAT_SCHEDULE["callbacks-secure-images-sweep"]
     assert entry == {"task": "callbacks.secure_images_sweep", "schedule": 60.0}

@@ -19,7 +19,8 @@ from catalog.stock_alerts import OPTION_LOW_STOCK, PRODUCT_SOLD_OUT
 from catalog.stock_sync import stock_apply
 from kakaoplugin import signing
 from kakaoplugin.models import KakaoApp, WebhookDelivery, WebhookEvent
-from kakaoplugin.services import api_key_create, webhook_endpoint_create
+from kakaoplugin.services import webhook_endpoint_create
+from merchant.services import api_key_create
 from tests.support.webhooks import Receiver
 
 

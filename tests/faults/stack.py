@@ -96,7 +96,7 @@ class Stack:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "CACHE_URL": f"redis://127.0.0.1:{self.redis_port}/1",
-            "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false", "SECRET_KEY": "faults-" + "s" * 50, "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "false",  # TLS ends at a proxy in production; here plain HTTP
             "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"fault-suite-fernet-key-32-bytes!").decode(),
@@ -195,14 +195,14 @@ class Stack:
 
     def start_web(self) -> None:
         self._spawn("web", [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-                            "kakaoplugin.wsgi:application"])  # fmt: skip
+                            "config.wsgi:application"])  # fmt: skip
         wait_for(self.ready, timeout=60, what="gunicorn /readyz")
 
     def start_worker(self) -> float:
         """Start the worker; returns the seconds until it was ready to consume."""
         log = ARTIFACTS / "worker.log"
         offset = log.stat().st_size if log.exists() else 0
-        self._spawn("worker", [sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker", "--pool", "threads",
+        self._spawn("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
                                "--concurrency", "4", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                                "--hostname", "faults-worker@%h"])  # fmt: skip
 
@@ -214,7 +214,7 @@ class Stack:
         return wait_for(ready, timeout=90, what="the celery worker")
 
     def start_beat(self) -> None:
-        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "INFO",
+        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                              "--schedule", str(self.tmp / "celerybeat-schedule")])  # fmt: skip
 
     def ready(self) -> bool:

@@ -45,7 +45,7 @@ def server(own_postgres):
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": own_postgres.url("kp_faults"),
-        "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PLUGIN_APP_CACHE_SECONDS": "0",  # the gate's app lookup is every request's first statement
         "CONN_MAX_AGE": "600",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",

@@ -94,12 +94,12 @@ def test_no_second_approve_while_the_first_is_in_flight(celery_worker, kakao_app
     env = os.environ | fake_environment(fake_kakao.url) | {
         "DATABASE_URL": _database_url(), "REDIS_URL": django_settings.REDIS_URL,
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL, "CACHE_URL": django_settings.CACHE_URL,
-        "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings", "KAKAO_HTTP_TIMEOUT": str(DEADLINE),
+        "DJANGO_SETTINGS_MODULE": "config.settings", "KAKAO_HTTP_TIMEOUT": str(DEADLINE),
         "PAYMENT_LEASE_SECONDS": "2", "PAYMENT_RETRY_BASE_SECONDS": "0.5",
     }  # fmt: skip
     log = open(ROOT / "artifacts" / "celery-worker-deadline.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker", "-Q", queue, "--pool", "threads",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--pool", "threads",
          "--concurrency", "4", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "--hostname", f"deadline-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -45,7 +45,7 @@ def stack_env(own_redis, fake_kakao):
         "REDIS_URL": own_redis.url(0),
         "CELERY_BROKER_URL": own_redis.url(0),
         "CACHE_URL": own_redis.url(1),
-        "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
         "OUTBOX_GRACE_SECONDS": "1",
         "OUTBOX_DISPATCH_EVERY_SECONDS": "1",

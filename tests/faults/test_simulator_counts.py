@@ -13,7 +13,7 @@ import io
 import pytest
 
 from demo.services import flash_sale_product_set
-from kakaoplugin.services import api_key_create
+from merchant.services import api_key_create
 from orders.models import Order
 from simulator.http import Printer
 from simulator.load import flash_sale

@@ -21,7 +21,7 @@ ACTIONS = [
     ("kakaoplugin", "kakaoapp", "rotate_plugin_key"),
     ("kakaoplugin", "customer", "block"),
     ("kakaoplugin", "customer", "unblock"),
-    ("kakaoplugin", "merchantapikey", "revoke"),
+    ("merchant", "merchantapikey", "revoke"),
     ("kakaoplugin", "webhookdelivery", "resend"),
     ("kakaoplugin", "webhookendpoint", "rotate_secret"),
     ("callbacks", "callbackevent", "fetch_again"),

@@ -65,13 +65,13 @@ def test_walk_from_the_right_past_our_proxies(settings):
 def test_bad_cidr_is_refused_at_start(monkeypatch):
     import importlib
 
-    import kakaoplugin.settings as project_settings
+    import config.settings.security as security_settings
 
     monkeypatch.setenv("TRUSTED_PROXY_CIDRS", "10.0.0.1/8")  # host bits set: gunicorn refuses it too
     with pytest.raises(ImproperlyConfigured):
-        importlib.reload(project_settings)
+        importlib.reload(security_settings)
     monkeypatch.delenv("TRUSTED_PROXY_CIDRS")
-    importlib.reload(project_settings)
+    importlib.reload(security_settings)
 
 
 def test_gunicorn_trusts_forwarded_proto_from_the_same_proxies(monkeypatch):

@@ -35,7 +35,7 @@ def test_each_role_has_what_it_needs_and_nothing_more():
     assert not any(p.endswith(s.split(".")[1]) for p in support for s in SENSITIVE)
 
     assert "kakaoplugin.add_webhookendpoint" not in developer  # endpoints receive shipping addresses
-    assert {"kakaoplugin.change_kakaoapp", "kakaoplugin.view_plugin_urls", "kakaoplugin.add_merchantapikey",
+    assert {"kakaoplugin.change_kakaoapp", "kakaoplugin.view_plugin_urls", "merchant.add_merchantapikey",
             "kakaoplugin.change_webhookdelivery", "kakaoplugin.view_inbound_body"} <= developer  # fmt: skip
     assert "kakaoplugin.view_personal_data" not in developer
     assert "orders.change_order" not in developer  # no refunds

@@ -198,10 +198,10 @@ def test_an_orders_key_gets_no_shipping_data_and_an_orders_shipping_key_does(ord
 
 
 def test_only_staff_who_see_personal_data_can_make_keys_that_read_it(kakao_app):
-    from kakaoplugin.models import MerchantApiKey
+    from merchant.models import MerchantApiKey
 
-    perms = ("kakaoplugin.view_merchantapikey", "kakaoplugin.add_merchantapikey")
-    add = "/admin/kakaoplugin/merchantapikey/add/"
+    perms = ("merchant.view_merchantapikey", "merchant.add_merchantapikey")
+    add = "/admin/merchant/merchantapikey/add/"
     developer = staff_client(*perms)
     form = page(developer, add)
     assert 'value="orders"' in form and 'value="orders:shipping"' not in form and 'value="members:personal"' not in form

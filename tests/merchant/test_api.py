@@ -14,7 +14,8 @@ from django.utils import timezone
 from callbacks.models import MemberProfile, ShippingAddress
 from kakaoplugin import signing
 from kakaoplugin.models import Customer, KakaoApp, WebhookEvent
-from kakaoplugin.services import api_key_create, api_key_revoke, webhook_endpoint_create
+from kakaoplugin.services import webhook_endpoint_create
+from merchant.services import api_key_create, api_key_revoke
 from orders import payments
 from orders.models import Order, OrderSheet
 from tests.conftest import wait_until
@@ -444,7 +445,7 @@ def test_schemathesis_finds_no_server_error_on_the_plugin_endpoints(app, plugin_
     from schemathesis.checks import not_a_server_error, response_schema_conformance
 
     from catalog.services import option_tree_import
-    from kakaoplugin.wsgi import application
+    from config.wsgi import application
     from tests.support.schema_fuzz import fuzz, keep_test_connection
     from tests.support.trees import guide_tree
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 from catalog.models import Option, Product, StockHold
 from catalog.selectors import t1_body_cached, tree_export
 from catalog.stock import StockItem, stock_hold
-from kakaoplugin.services import api_key_create
 from merchant.models import IdempotencyKey
+from merchant.services import api_key_create
 from tests.support.merchant import DEMO, PID, product_body
 
 pytestmark = pytest.mark.django_db
@@ -270,7 +270,7 @@ def test_schemathesis_finds_no_server_error_on_the_catalog_api(api, kakao_app):
     from drf_spectacular.generators import SchemaGenerator
     from schemathesis.checks import not_a_server_error
 
-    from kakaoplugin.wsgi import application
+    from config.wsgi import application
     from tests.support.schema_fuzz import fuzz, keep_test_connection
 
     api("PUT", f"products/{PID}", product_body())

@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from catalog.models import Product
-from kakaoplugin.services import api_key_create
+from merchant.services import api_key_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ import io
 import pytest
 
 from catalog.models import Option, Product
-from kakaoplugin.services import api_key_create
+from merchant.services import api_key_create
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 
-from kakaoplugin.services import api_key_create
+from merchant.services import api_key_create
 
 MB = 1024 * 1024
 

@@ -75,8 +75,8 @@ def test_the_rate_limit_is_counted_in_the_shared_cache(settings, kakao_app):
     """Every web process sees the same count: it lives in the default cache (Redis when CACHE_URL is set)."""
     from django.core.cache import cache
 
-    from kakaoplugin.authentication import MerchantKeyThrottle
-    from kakaoplugin.services import api_key_create
+    from merchant.authentication import MerchantKeyThrottle
+    from merchant.services import api_key_create
 
     settings.MERCHANT_API_RATE = "2/hour"
     key, plain = api_key_create(kakao_app=kakao_app, name="erp", scopes=["orders"])

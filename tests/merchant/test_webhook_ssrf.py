@@ -191,16 +191,19 @@ def test_development_setting_is_refused_in_production(monkeypatch):
 
     from django.core.exceptions import ImproperlyConfigured
 
-    import kakaoplugin.settings as project_settings
+    import config.settings.base as base_settings
+    import config.settings.security as security_settings
 
     monkeypatch.setenv("WEBHOOK_ALLOW_LOCAL", "true")
     monkeypatch.setenv("DEBUG", "false")
     monkeypatch.setenv("SECRET_KEY", "x" * 50)
     monkeypatch.setenv("FIELD_ENCRYPTION_KEY", "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=")
+    importlib.reload(base_settings)  # DEBUG=false
     with pytest.raises(ImproperlyConfigured, match="WEBHOOK_ALLOW_LOCAL"):
-        importlib.reload(project_settings)
+        importlib.reload(security_settings)
     monkeypatch.undo()
-    importlib.reload(project_settings)
+    importlib.reload(base_settings)
+    importlib.reload(security_settings)
 
 
 # --- pinning over TLS: connect to the checked address, verify and name the configured host -------

@@ -8,15 +8,10 @@ import pytest
 from django.db import connection
 
 from kakaoplugin import signing
-from kakaoplugin.models import MerchantApiKey, WebhookDelivery
-from kakaoplugin.services import (
-    api_key_authenticate,
-    api_key_create,
-    api_key_revoke,
-    webhook_emit,
-    webhook_endpoint_create,
-    webhook_resend,
-)
+from kakaoplugin.models import WebhookDelivery
+from kakaoplugin.services import webhook_emit, webhook_endpoint_create, webhook_resend
+from merchant.models import MerchantApiKey
+from merchant.services import api_key_authenticate, api_key_create, api_key_revoke
 from tests.conftest import wait_until
 from tests.support.webhooks import Receiver
 
@@ -49,7 +44,7 @@ def test_api_keys_are_hashed_scoped_and_revocable(kakao_app):
 @pytest.mark.django_db
 def test_admin_shows_new_key_once(admin_client, kakao_app):
     r = admin_client.post(
-        "/admin/kakaoplugin/merchantapikey/add/",
+        "/admin/merchant/merchantapikey/add/",
         {"kakao_app": kakao_app.pk, "name": "fulfilment", "scopes": ["orders", "members"]},
         follow=True,
     )
@@ -60,7 +55,7 @@ def test_admin_shows_new_key_once(admin_client, kakao_app):
     assert shown.startswith(f"kp_{key.prefix}_")
     assert api_key_authenticate(plain=shown) == key
     assert key.scopes == ["orders", "members"]
-    later = admin_client.get(f"/admin/kakaoplugin/merchantapikey/{key.pk}/change/").content.decode()
+    later = admin_client.get(f"/admin/merchant/merchantapikey/{key.pk}/change/").content.decode()
     assert shown not in later
 
 

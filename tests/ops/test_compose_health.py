@@ -35,7 +35,7 @@ def production_gunicorn(tmp_path):
     }  # fmt: skip
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"],
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -85,7 +85,9 @@ def _names_read(path, pattern: str) -> set[str]:
 
 def test_env_example_lists_every_variable_the_project_reads():
     example = _names_read(".env.example", r"(?m)^#?\s*([A-Z][A-Z0-9_]+)=")
-    read = _names_read("kakaoplugin/settings.py", r'env(?:\.\w+)?\("([A-Z][A-Z0-9_]+)"')
+    read = set()
+    for module in sorted((ROOT / "config" / "settings").glob("*.py")):
+        read |= _names_read(module.relative_to(ROOT), r'env(?:\.\w+)?\("([A-Z][A-Z0-9_]+)"')
     read |= _names_read("gunicorn.conf.py", r'environ\.get\("([A-Z][A-Z0-9_]+)"')
     read |= _names_read("kakaoplugin/metrics.py", r'environ\.get\("([A-Z][A-Z0-9_]+)"')
     assert len(read) > 50

@@ -11,7 +11,7 @@ def _tree(root, files: dict[str, str]):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    for app in ("kakaoplugin", "catalog", "orders", "callbacks", "merchant"):
+    for app in ("kakaoplugin", "catalog", "orders", "callbacks", "merchant", "config"):
         (root / app).mkdir(exist_ok=True)
         (root / app / "__init__.py").touch()
     return root
@@ -26,12 +26,16 @@ def test_a_shared_layer_importing_an_app_is_a_breach_even_inside_a_function(tmp_
     _tree(tmp_path, {
         "kakaoplugin/gate.py": "def f():\n    from orders.models import Order\n",
         "catalog/stock.py": "from merchant import links\n",
-        "kakaoplugin/urls.py": "from catalog.images import product_image\n",  # the wiring may
+        "kakaoplugin/urls.py": "from catalog.images import product_image\n",  # not the wiring any more
+        "config/urls.py": "from catalog.images import product_image\nimport merchant.urls\n",  # the wiring may
+        "orders/apis.py": "from config.celery import app\n",  # nothing imports the wiring
     })  # fmt: skip
     _, problems = check(tmp_path)
     assert any(p.startswith("kakaoplugin.gate imports orders.models") for p in problems), problems
     assert any(p.startswith("catalog.stock imports merchant") for p in problems), problems
-    assert not any(p.startswith("kakaoplugin.urls") for p in problems)
+    assert any(p.startswith("kakaoplugin.urls imports catalog.images") for p in problems), problems
+    assert any(p.startswith("orders.apis imports config.celery") for p in problems), problems
+    assert not any(p.startswith("config.urls") for p in problems)
 
 
 def test_a_circle_of_top_level_imports_is_found(tmp_path):

@@ -28,8 +28,8 @@ from django.db import connection
 from catalog.models import Product
 from catalog.services import option_tree_import
 from kakaoplugin.logging import RedactingFormatter, redact
-from kakaoplugin.services import api_key_create
 from merchant.models import ChatbotSkills
+from merchant.services import api_key_create
 from simulator import flows, scenarios
 from tests.conftest import ARTIFACTS, ROOT, _database_url, fake_environment
 
@@ -97,7 +97,7 @@ def _free_port() -> int:
 def _server_command(kind: str, port: int) -> list[str]:
     if kind == "gunicorn":
         return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-                "--workers", "1", "--threads", "8", "kakaoplugin.wsgi:application"]  # fmt: skip
+                "--workers", "1", "--threads", "8", "config.wsgi:application"]  # fmt: skip
     return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
 
 
@@ -113,7 +113,7 @@ def server(request, fake_kakao, celery_worker, tmp_path):
         "REDIS_URL": django_settings.REDIS_URL,
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
         "CACHE_URL": django_settings.CACHE_URL,
-        "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": django_settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEY": django_settings.FIELD_ENCRYPTION_KEY,
         "PUBLIC_BASE_URL": url,

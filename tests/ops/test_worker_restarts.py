@@ -157,7 +157,7 @@ def test_a_redis_restart_under_pending_retries_leaves_the_worker_running_and_ord
     beat_log = open(ARTIFACTS / "celery-beat-redis-restart.log", "ab")  # noqa: SIM115
     worker = subprocess.Popen(worker_command(hostname), cwd=ROOT, env=env, stdout=worker_log,
                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "INFO"],
+    beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
                             cwd=ROOT, env=env, stdout=beat_log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         orders = []
@@ -203,7 +203,7 @@ def test_a_redis_restart_under_pending_retries_leaves_the_worker_running_and_ord
 
 def _beat(env: dict, log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "INFO"],
+        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 

@@ -178,7 +178,7 @@ def test_admin_shows_the_mode_and_filters_on_it(admin_client, test_app, live_app
 
 @pytest.mark.django_db
 def test_merchant_api_shows_livemode(client, test_app):
-    from kakaoplugin.services import api_key_create
+    from merchant.services import api_key_create
 
     test_app.payment_plugin_id = "pay"
     test_app.save()

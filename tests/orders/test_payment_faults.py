@@ -108,11 +108,11 @@ def test_worker_killed_while_its_approve_is_in_flight(celery_worker, kakao_app, 
     env = os.environ | fake_environment(fake_kakao.url) | {
         "DATABASE_URL": _database_url(), "REDIS_URL": django_settings.REDIS_URL,
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL, "CACHE_URL": django_settings.CACHE_URL,
-        "DJANGO_SETTINGS_MODULE": "kakaoplugin.settings", "PAYMENT_LEASE_SECONDS": "3",
+        "DJANGO_SETTINGS_MODULE": "config.settings", "PAYMENT_LEASE_SECONDS": "3",
     }  # fmt: skip
     log = open(ROOT / "artifacts" / "celery-worker-killed.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker", "-Q", queue, "--pool", "solo",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--pool", "solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", f"doomed-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

@@ -290,7 +290,7 @@ def test_t2_malformed_body_is_a_400_envelope(client, plugin_base):
 def test_without_a_broker_the_approval_runs_in_process_after_t3(kakao_app, buyer, fake_kakao):
     """Tasks run in-process (``eager_tasks``, as in the browser tests' servers): the approval runs
     once T3's transaction commits."""
-    from kakaoplugin.celery import app
+    from config.celery import app
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True

@@ -18,8 +18,9 @@ from django.db import connection
 
 from callbacks.models import CallbackEvent, KakaoSyncSignup, LocationRecord, MemberProfile, SecureImage
 from catalog.models import Option, StockHold
-from kakaoplugin.models import Customer, InboundCall, MerchantApiKey
-from kakaoplugin.services import api_key_create, api_key_revoke
+from kakaoplugin.models import Customer, InboundCall
+from merchant.models import MerchantApiKey
+from merchant.services import api_key_create, api_key_revoke
 from orders.models import Order, OrderSheet
 from simulator.http import Printer
 from simulator.options import choose

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.test import Client
 
-from kakaoplugin.services import api_key_create
+from merchant.services import api_key_create
 
 
 def key_for(kakao_app, *scopes: str) -> str:

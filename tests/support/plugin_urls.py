@@ -3,8 +3,8 @@
 from django.urls import include, path
 from rest_framework.response import Response
 
+from config.urls import urlpatterns as real_patterns
 from kakaoplugin.envelope import PluginError, success_body
-from kakaoplugin.urls import urlpatterns as real_patterns
 from kakaoplugin.views import PluginAPIView, require
 
 

@@ -87,7 +87,7 @@ def spawn(args: list[str], env: dict[str, str], log_name: str) -> subprocess.Pop
 
 def gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
     proc = spawn(
-        ["-m", "gunicorn", "kakaoplugin.wsgi", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+        ["-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
          "--workers", "1", "--threads", "4"],
         env, "fault-gunicorn.log",
     )  # fmt: skip
@@ -96,7 +96,7 @@ def gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
 
 
 def celery(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return spawn(["-m", "celery", "-A", "kakaoplugin", *args, "--loglevel", "INFO"], env, "fault-celery.log")
+    return spawn(["-m", "celery", "-A", "config", *args, "--loglevel", "INFO"], env, "fault-celery.log")
 
 
 class _Response:

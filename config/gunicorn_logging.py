@@ -4,7 +4,7 @@ the path, the query string, the referer and any header a custom format prints (p
 
 from gunicorn.glogging import Logger
 
-from .logging import redact_handlers
+from kakaoplugin.logging import redact_handlers
 
 
 class RedactingLogger(Logger):

@@ -8,9 +8,8 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog.images import product_image
-
-from .health import healthz, readyz
-from .metrics import metrics_view
+from kakaoplugin.health import healthz, readyz
+from kakaoplugin.metrics import metrics_view
 
 plugin_patterns = [
     path("", include("catalog.urls")),

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from .models import KakaoApp, MerchantApiKey
+from kakaoplugin.models import KakaoApp
+
+from .models import MerchantApiKey
 from .services import api_key_authenticate
 
 

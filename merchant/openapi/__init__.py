@@ -55,7 +55,7 @@ def merge_plugin_contracts(result: dict[str, Any], generator: Any, request: Any,
 
 
 class MerchantKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "kakaoplugin.authentication.MerchantKeyAuthentication"
+    target_class = "merchant.authentication.MerchantKeyAuthentication"
     name = "MerchantApiKey"
 
     def get_security_definition(self, auto_schema):

@@ -1,10 +1,12 @@
-"""The Celery app. Settings come from Django's (CELERY_* names); tasks live in each app's tasks.py."""
+"""The Celery app (``celery -A config``). Settings come from Django's (CELERY_* names); tasks live in
+each app's tasks.py. Its main name stays ``kakaoplugin``, the name it had before the wiring moved
+into ``config/`` (docs/architecture.md)."""
 
 import os
 
 from celery import Celery, signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kakaoplugin.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # DjangoTask gives every task delay_on_commit(): tasks are sent after the transaction commits.
 app = Celery("kakaoplugin", task_cls="celery.contrib.django.task:DjangoTask")
@@ -16,7 +18,7 @@ app.autodiscover_tasks()
 @signals.after_setup_task_logger.connect
 def _redact_worker_logs(logger=None, **_kwargs):
     """The worker's log lines (task arguments in errors, tracebacks) are redacted like the web's."""
-    from .logging import redact_handlers
+    from kakaoplugin.logging import redact_handlers
 
     if logger is not None:
         redact_handlers(logger)
