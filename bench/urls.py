@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.urls import path
 
-from catalog.selectors import t1_body, tree_load
+from catalog.selectors import option_t1_body, tree_load
 from config.urls import urlpatterns as real_patterns
 from kakaoplugin.envelope import JSON_CONTENT_TYPE
 
@@ -24,7 +24,7 @@ def baseline(request):
     code = request.GET["id"]
     body = _bodies.get(code)
     if body is None:
-        body = _bodies[code] = t1_body(tree_load(code=code))
+        body = _bodies[code] = option_t1_body(tree_load(code=code))
     return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
 

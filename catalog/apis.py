@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from kakaoplugin.envelope import JSON_CONTENT_TYPE, fail
 
-from .selectors import t1_body_cached
+from .selectors import option_t1_body_cached
 from .tree import LEN
 
 
@@ -22,7 +22,7 @@ def option_tree(request: HttpRequest, plugin_key: str) -> HttpResponse:
     if not code:
         return fail(400, "필수 항목이 없습니다: id (missing product id)", http_status=400)
     livemode = request.kakao_app.livemode  # a test app's T1 shows the test stock its orders use
-    body = t1_body_cached(code, livemode=livemode) if len(code) <= LEN["product_id"] else None
+    body = option_t1_body_cached(code, livemode=livemode) if len(code) <= LEN["product_id"] else None
     if body is None:
         return fail(404, f"상품을 찾을 수 없습니다: {code[:100]} (unknown product)", http_status=404)
     return HttpResponse(body, content_type=JSON_CONTENT_TYPE)

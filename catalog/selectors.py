@@ -218,14 +218,14 @@ def tree_export(*, code: str) -> dict | None:
 NOT_ON_SALE_MESSAGE = "판매 중인 상품이 아닙니다 (this product is not on sale)"
 
 
-def t1_body(tree: LoadedTree) -> bytes:
+def option_t1_body(tree: LoadedTree) -> bytes:
     """The whole T1 answer: the envelope with the tree, or the refusal of a product not on sale."""
     if not tree.product["on_sale"]:
         return orjson.dumps({"status": 400, "message": NOT_ON_SALE_MESSAGE})
     return orjson.dumps({"status": 200, "data": tree_response(tree)})
 
 
-def t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:
+def option_t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:
     """T1's body for this product id: from the cache (no query) or built and cached (five
     queries); None when no such product exists.  A test app's (``livemode`` false) shows the
     test stock, cached apart from the live answer."""
@@ -239,7 +239,7 @@ def t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:
     tree = tree_load(code=code, livemode=livemode)
     if tree is None:
         return None
-    body = t1_body(tree)
+    body = option_t1_body(tree)
     if generation is not None:
         try:
             tree_cache.store_body(code, generation, body, livemode=livemode)

@@ -55,7 +55,7 @@ def set_cells(page, combination: str, **cells: str) -> None:
         row.locator(f"input[name^='{field}-']").fill(value)
 
 
-def test_merchant_builds_a_product_with_the_generator_edits_the_grid_and_previews_t1(page, shot, live_server, kakao_app):
+def test_merchant_builds_a_product_with_the_generator_edits_the_grid_and_previews_option_t1(page, shot, live_server, kakao_app):
     admin_login(page, make_staff("merchant", *CATALOG_PERMS))
 
     # --- a new product -------------------------------------------------------------------------

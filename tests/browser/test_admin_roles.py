@@ -64,7 +64,7 @@ def order_actions(page) -> list[str]:
     return [o.get_attribute("value") for o in page.locator("select[name=action] option").all()]
 
 
-def inbound_t2(order) -> InboundCall:
+def inbound_payment_t2(order) -> InboundCall:
     call = InboundCall.objects.filter(endpoint__icontains="approve", body__contains=order.partner_order_id).first()
     assert call is not None and ADDRESS["receiver_mobile_number"] in call.body  # the gate stored T2's body
     return call
@@ -91,7 +91,7 @@ def test_support_sees_every_page_read_only_with_secrets_and_personal_data_masked
     assert order.partner_order_id in html
     assert "refund" not in order_actions(page)  # no refunds
 
-    call = inbound_t2(order)
+    call = inbound_payment_t2(order)
     page.goto(f"/admin/kakaoplugin/inboundcall/{call.pk}/change/")
     page.wait_for_selector(".field-body_hidden")
     shot("inbound-call")
@@ -137,7 +137,7 @@ def test_developer_configures_apps_and_sees_plugin_urls_but_personal_data_masked
     assert not [t for t in PERSONAL if t in page.content()]
     assert "refund" not in order_actions(page)
 
-    call = inbound_t2(order)
+    call = inbound_payment_t2(order)
     page.goto(f"/admin/kakaoplugin/inboundcall/{call.pk}/change/")
     page.wait_for_selector(".field-masked_body")
     shot("inbound-body-masked")
@@ -160,7 +160,7 @@ def test_owner_sees_plugin_urls_and_personal_data_and_manages_staff(page, shot, 
     assert ADDRESS["receiver_name"] in page.inner_text(".field-shipping_address")
     assert "refund" in order_actions(page)
 
-    call = inbound_t2(order)
+    call = inbound_payment_t2(order)
     page.goto(f"/admin/kakaoplugin/inboundcall/{call.pk}/change/")
     page.wait_for_selector(".field-body")
     assert ADDRESS["receiver_mobile_number"] in page.inner_text(".field-body")

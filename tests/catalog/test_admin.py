@@ -50,7 +50,7 @@ def test_change_page_shows_the_whole_tree(merchant, guide_product):
         assert text in html
 
 
-def test_admin_edit_saves_validates_and_invalidates_t1(merchant, guide_product, client, plugin_base):
+def test_admin_edit_saves_validates_and_invalidates_option_t1(merchant, guide_product, client, plugin_base):
     before = client.get(f"{plugin_base}options", {"id": guide_product.code}).json()["data"]
     assert before["option_groups"][2]["option_sub_groups"][0]["options"][0]["add_price"] == 0
     page = merchant.get(change_url(guide_product)).content.decode()
@@ -199,7 +199,7 @@ def test_import_view_export_action_and_preview(merchant, db):
     assert r.status_code == 200 and json.loads(r.content) == guide_tree()
 
 
-def test_deleting_a_product_forgets_its_t1(merchant, guide_product, client, plugin_base):
+def test_deleting_a_product_forgets_its_option_t1(merchant, guide_product, client, plugin_base):
     assert client.get(f"{plugin_base}options", {"id": guide_product.code}).status_code == 200
     r = merchant.post(reverse("admin:catalog_product_delete", args=[guide_product.pk]), {"post": "yes"})
     assert r.status_code == 302

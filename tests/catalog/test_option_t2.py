@@ -12,7 +12,7 @@ from catalog.models import Option
 from catalog.services import option_tree_import
 from kakaoplugin.models import Customer
 from orders.models import OrderSheet
-from tests.support.options import GUIDE_T2, post, refused
+from tests.support.options import GUIDE_OPTION_T2, option_t2_refused, post_option_t2
 from tests.support.trees import guide_tree, simple_tree
 
 
@@ -21,14 +21,14 @@ def simple(db):
     return option_tree_import(data=simple_tree(max_quantity=5))
 
 
-def t2(**changes):
-    body = json.loads(json.dumps(GUIDE_T2))
+def option_t2_body(**changes):
+    body = json.loads(json.dumps(GUIDE_OPTION_T2))
     body.update(changes)
     return body
 
 
-def test_guide_t2_sample_yields_an_order_sheet(client, plugin_base, kakao_app, guide):
-    r = post(client, plugin_base, GUIDE_T2)
+def test_guide_option_t2_sample_yields_an_order_sheet(client, plugin_base, kakao_app, guide):
+    r = post_option_t2(client, plugin_base, GUIDE_OPTION_T2)
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == 200 and body["data"].startswith("os_") and len(body["data"]) > 20
@@ -52,14 +52,14 @@ def test_priced_selection_with_text_answer_and_snapshot_survives_catalog_edit(cl
     data["price"] = 12000
     data["max_quantity"] = 3
     option_tree_import(data=data)
-    body = t2(price=12000, quantity=2)
+    body = option_t2_body(price=12000, quantity=2)
     body["option_groups"] = [
         {"option_group_id": "사이즈2", "option_id": "M"},
         {"option_group_id": "색상2", "option_id": "R"},
         {"option_group_id": "추가옵션", "option_id": "A", "add_price": 300, "extra": "12851"},
         {"option_group_id": "주관식", "text": "선물 포장해 주세요"},
     ]
-    r = post(client, plugin_base, body)
+    r = post_option_t2(client, plugin_base, body)
     sheet = OrderSheet.objects.get(pk=r.json()["data"])
     assert sheet.total_amount == 2 * (12000 + 300) and sheet.unit_price == 12000
     assert sheet.lines.get(group_id="주관식").text == "선물 포장해 주세요"
@@ -73,26 +73,26 @@ def test_priced_selection_with_text_answer_and_snapshot_survives_catalog_edit(cl
 
 
 def test_wrong_chain_is_refused(client, plugin_base, guide):
-    body = t2()
+    body = option_t2_body()
     body["option_groups"][0]["option_id"] = "S"
-    message = refused(post(client, plugin_base, body), "'색상2'", "R23", "사이즈2=S", "G, B")
+    message = option_t2_refused(post_option_t2(client, plugin_base, body), "'색상2'", "R23", "사이즈2=S", "G, B")
     assert "not offered after the previous choices" in message
 
 
 def test_missing_required_group(client, plugin_base, guide):
-    body = t2()
+    body = option_t2_body()
     body["option_groups"] = body["option_groups"][:2]
-    refused(post(client, plugin_base, body), "필수 옵션 '추가옵션'", "required group not answered")
-    body = t2()
+    option_t2_refused(post_option_t2(client, plugin_base, body), "필수 옵션 '추가옵션'", "required group not answered")
+    body = option_t2_body()
     body["option_groups"] = []
-    refused(post(client, plugin_base, body), "'사이즈2'")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'사이즈2'")
 
 
 def test_group_not_shown_cannot_be_answered(client, plugin_base, simple):
     body = {"id": "P1", "price": 10000, "option_groups": [
         {"option_group_id": "size", "option_id": "S"}, {"option_group_id": "days", "text": "3"},
         {"option_group_id": "phone", "text": "01012345678"}, {"option_group_id": "nope", "option_id": "x"}]}  # fmt: skip
-    refused(post(client, plugin_base, body), "'nope'", "unknown option group")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'nope'", "unknown option group")
 
 
 def simple_body(*extra, **product):
@@ -117,7 +117,7 @@ def test_simple_selection_total(client, plugin_base, simple):
         {"option_group_id": "date", "text": "20240229"},
         quantity=3,
     )
-    r = post(client, plugin_base, body)
+    r = post_option_t2(client, plugin_base, body)
     sheet = OrderSheet.objects.get(pk=r.json()["data"])
     # 3 × (10000 + 500 + 1000) + 1500 × 1 (b chosen with its own quantity)
     assert sheet.total_amount == 3 * 11500 + 1500
@@ -128,83 +128,83 @@ def test_simple_selection_total(client, plugin_base, simple):
 
 def test_too_many_multi_select_picks(client, plugin_base, simple):
     body = simple_body(*({"option_group_id": "topping", "option_id": o} for o in "abc"))
-    refused(post(client, plugin_base, body), "'토핑'", "1~2개", "3개")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'토핑'", "1~2개", "3개")
 
 
 def test_select_twice_and_duplicates(client, plugin_base, simple):
     body = simple_body({"option_group_id": "size", "option_id": "S"})
-    refused(post(client, plugin_base, body), "'사이즈'", "하나만")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'사이즈'", "하나만")
     body = simple_body({"option_group_id": "topping", "option_id": "a"}, {"option_group_id": "topping", "option_id": "a"})
-    refused(post(client, plugin_base, body), "두 번")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "두 번")
 
 
 def test_integer_out_of_range(client, plugin_base, simple):
     body = simple_body()
     body["option_groups"][2]["text"] = "366"
-    refused(post(client, plugin_base, body), "'기간'", "1~365", "366")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'기간'", "1~365", "366")
     body["option_groups"][2]["text"] = "abc"
-    refused(post(client, plugin_base, body), "정수")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "정수")
 
 
 def test_numbers_length(client, plugin_base, simple):
     body = simple_body()
     body["option_groups"][1]["text"] = "010123456"  # 9 digits for a 10–11 rule
-    refused(post(client, plugin_base, body), "'휴대폰'", "10~11자리", "9자리")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'휴대폰'", "10~11자리", "9자리")
     body["option_groups"][1]["text"] = "010-1234-5678"
-    refused(post(client, plugin_base, body), "숫자만")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "숫자만")
 
 
 def test_impossible_date(client, plugin_base, simple):
     body = simple_body({"option_group_id": "date", "text": "20230230"})
-    refused(post(client, plugin_base, body), "'예약일'", "20230230", "not a valid date")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'예약일'", "20230230", "not a valid date")
 
 
 def test_tampered_prices_and_extra(client, plugin_base, guide):
-    body = t2()
+    body = option_t2_body()
     body["option_groups"][2]["add_price"] = -1000
-    refused(post(client, plugin_base, body), "'추가옵션'의 'A'", "add_price differs")
-    body = t2(price=1)
-    refused(post(client, plugin_base, body), "price differs")
-    body = t2()
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'추가옵션'의 'A'", "add_price differs")
+    body = option_t2_body(price=1)
+    option_t2_refused(post_option_t2(client, plugin_base, body), "price differs")
+    body = option_t2_body()
     body["option_groups"][2]["extra"] = "99999"
-    refused(post(client, plugin_base, body), "extra differs")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "extra differs")
 
 
 def test_zero_stock_and_short_stock(client, plugin_base, guide):
     Option.objects.filter(sub_group__sub_group_id="S12:R23:추가옵션").update(stock=0)
-    refused(post(client, plugin_base, t2()), "'추가옵션'의 'A'", "품절", "sold out")
+    option_t2_refused(post_option_t2(client, plugin_base, option_t2_body()), "'추가옵션'의 'A'", "품절", "sold out")
     Option.objects.filter(sub_group__sub_group_id="S12:R23:추가옵션").update(stock=2)
-    body = t2()
+    body = option_t2_body()
     body["option_groups"][2]["quantity"] = 3
-    refused(post(client, plugin_base, body), "남은 수량 2개")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "남은 수량 2개")
 
 
 def test_quantities(client, plugin_base, guide):
-    refused(post(client, plugin_base, t2(quantity=2)), "구매 수량은 1~1개")  # max_quantity defaults to 1
-    body = t2()
+    option_t2_refused(post_option_t2(client, plugin_base, option_t2_body(quantity=2)), "구매 수량은 1~1개")  # max_quantity defaults to 1
+    body = option_t2_body()
     body["option_groups"][2]["quantity"] = 100  # max_quantity 99
-    refused(post(client, plugin_base, body), "수량은 1~99개")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "수량은 1~99개")
 
 
 def test_not_on_sale_unknown_product_and_malformed(client, plugin_base, db):
     option_tree_import(data=guide_tree(), product_settings={"on_sale": False})
-    refused(post(client, plugin_base, t2()), "판매 중인 상품이 아닙니다")
-    refused(post(client, plugin_base, t2(id="zzz")), "'zzz'", "unknown product")
-    r = post(client, plugin_base, t2(quantity="one"))
+    option_t2_refused(post_option_t2(client, plugin_base, option_t2_body()), "판매 중인 상품이 아닙니다")
+    option_t2_refused(post_option_t2(client, plugin_base, option_t2_body(id="zzz")), "'zzz'", "unknown product")
+    r = post_option_t2(client, plugin_base, option_t2_body(quantity="one"))
     assert r.status_code == 400 and r.json()["status"] == 400 and "quantity" in r.json()["message"]
     r = client.post(f"{plugin_base}option", data="{not json", content_type="application/json")
     assert r.status_code == 400 and r.json()["status"] == 400
-    r = post(client, plugin_base, {"name": "no id"})
+    r = post_option_t2(client, plugin_base, {"name": "no id"})
     assert r.status_code == 400 and "id" in r.json()["message"]
 
 
 def test_blocked_user_is_refused(client, plugin_base, kakao_app, guide):
     Customer.objects.create(kakao_app=kakao_app, app_user_id="app-user-1", blocked=True)
-    refused(post(client, plugin_base, GUIDE_T2), "제한된 사용자")
+    option_t2_refused(post_option_t2(client, plugin_base, GUIDE_OPTION_T2), "제한된 사용자")
 
 
 def test_order_sheet_ids_are_unguessable_and_distinct(client, plugin_base, guide):
-    ids = {post(client, plugin_base, GUIDE_T2).json()["data"] for _ in range(5)}
+    ids = {post_option_t2(client, plugin_base, GUIDE_OPTION_T2).json()["data"] for _ in range(5)}
     assert len(ids) == 5 and all(len(i) >= 24 for i in ids)
 
 
@@ -215,11 +215,11 @@ def test_added_option_groups_are_shown_only_when_their_option_is_picked(client, 
     ]
     option_tree_import(data=data)
     # M picked: sleeve is shown and required
-    refused(post(client, plugin_base, simple_body()), "필수 옵션 '소매'")
-    r = post(client, plugin_base, simple_body({"option_group_id": "sleeve", "option_id": "long"}))
+    option_t2_refused(post_option_t2(client, plugin_base, simple_body()), "필수 옵션 '소매'")
+    r = post_option_t2(client, plugin_base, simple_body({"option_group_id": "sleeve", "option_id": "long"}))
     assert OrderSheet.objects.get(pk=r.json()["data"]).total_amount == 10000 + 500 + 2000
     OrderSheet.objects.all().delete()
     # S picked: sleeve is not shown, so it cannot be answered
     body = simple_body({"option_group_id": "sleeve", "option_id": "long"})
     body["option_groups"][0] = {"option_group_id": "size", "option_id": "S"}
-    refused(post(client, plugin_base, body), "'소매'", "not shown")
+    option_t2_refused(post_option_t2(client, plugin_base, body), "'소매'", "not shown")

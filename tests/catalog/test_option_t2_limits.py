@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from catalog.services import option_tree_import
 from orders.models import OrderSheet
-from tests.support.options import post, refused
+from tests.support.options import option_t2_refused, post_option_t2
 from tests.support.trees import simple_tree
 
 BIG = 10**12  # the catalog's largest price (catalog.tree.MAX_PRICE)
@@ -62,45 +62,45 @@ def body(quantity=1, days="30", extra_groups=()):
 @pytest.mark.django_db
 def test_integer_answer_of_thousands_of_digits_is_a_400(client, plugin_base, tree):
     """The reproduction: int() of a 5,000-digit answer raised ValueError (a 500)."""
-    refused(post(client, plugin_base, body(days="9" * 5000)), "text too long")
-    refused(post(client, plugin_base, body(days="9" * 1999)), "기간", "digits")
-    r = post(client, plugin_base, body(days="-" + "1" * 19))
-    refused(r, "digits")
-    refused(post(client, plugin_base, body(days="1" * 18)), "1~365")  # long enough to compare
+    option_t2_refused(post_option_t2(client, plugin_base, body(days="9" * 5000)), "text too long")
+    option_t2_refused(post_option_t2(client, plugin_base, body(days="9" * 1999)), "기간", "digits")
+    r = post_option_t2(client, plugin_base, body(days="-" + "1" * 19))
+    option_t2_refused(r, "digits")
+    option_t2_refused(post_option_t2(client, plugin_base, body(days="1" * 18)), "1~365")  # long enough to compare
 
 
 @pytest.mark.django_db
 def test_add_price_times_quantity_beyond_the_column_is_a_400(client, plugin_base, tree):
     """The reproduction: add_price × quantity (10^12 × 10^7) overflowed the bigint column (a 500)."""
     gold = {"option_group_id": "gift", "option_id": "gold", "quantity": 10_000_000}
-    refused(post(client, plugin_base, body(extra_groups=[gold])), "quantity over the order limit")
+    option_t2_refused(post_option_t2(client, plugin_base, body(extra_groups=[gold])), "quantity over the order limit")
     gold["quantity"] = 2
-    refused(post(client, plugin_base, body(extra_groups=[gold])), "over the order limit of 100000000 KRW")
+    option_t2_refused(post_option_t2(client, plugin_base, body(extra_groups=[gold])), "over the order limit of 100000000 KRW")
     # the product quantity the catalog allows, beyond the order limit
-    refused(post(client, plugin_base, body(quantity=10_000_000)), "quantity over the order limit")
+    option_t2_refused(post_option_t2(client, plugin_base, body(quantity=10_000_000)), "quantity over the order limit")
 
 
 @pytest.mark.django_db
 def test_the_largest_order_amount_is_accepted_and_one_more_won_is_not(client, plugin_base, tree, settings):
     settings.ORDER_MAX_AMOUNT = 10_000 * 3 + 1000 * 7  # 3 shirts (10,000) and 7 cards (1,000)
     card = {"option_group_id": "gift", "option_id": "card", "quantity": 7}
-    r = post(client, plugin_base, body(quantity=3, extra_groups=[card]))
+    r = post_option_t2(client, plugin_base, body(quantity=3, extra_groups=[card]))
     assert r.json()["status"] == 200, r.json()
     assert OrderSheet.objects.get().total_amount == settings.ORDER_MAX_AMOUNT
     settings.ORDER_MAX_AMOUNT -= 1
     OrderSheet.objects.all().delete()
-    refused(post(client, plugin_base, body(quantity=3, extra_groups=[card])), "주문 한도")
+    option_t2_refused(post_option_t2(client, plugin_base, body(quantity=3, extra_groups=[card])), "주문 한도")
 
 
 @pytest.mark.django_db
 def test_overlong_ids_extras_and_texts_are_refused(client, plugin_base, tree):
-    refused(post(client, plugin_base, body(extra_groups=[{"option_group_id": "g" * 201, "option_id": "x"}])), "too long")
-    refused(post(client, plugin_base, body(extra_groups=[{"option_group_id": "gift", "option_id": "x" * 201}])), "too long")
-    refused(
-        post(client, plugin_base, body(extra_groups=[{"option_group_id": "gift", "option_id": "card", "extra": "e" * 501}])),
+    option_t2_refused(post_option_t2(client, plugin_base, body(extra_groups=[{"option_group_id": "g" * 201, "option_id": "x"}])), "too long")
+    option_t2_refused(post_option_t2(client, plugin_base, body(extra_groups=[{"option_group_id": "gift", "option_id": "x" * 201}])), "too long")
+    option_t2_refused(
+        post_option_t2(client, plugin_base, body(extra_groups=[{"option_group_id": "gift", "option_id": "card", "extra": "e" * 501}])),
         "too long",
     )
-    refused(post(client, plugin_base, body(extra_groups=[{"option_group_id": "memo", "text": " " * 5000}])), "too long")
+    option_t2_refused(post_option_t2(client, plugin_base, body(extra_groups=[{"option_group_id": "memo", "text": " " * 5000}])), "too long")
 
 
 # --- property: no T2 body gets a 5xx ------------------------------------------------------------
@@ -165,7 +165,7 @@ bodies = st.one_of(
 @pytest.mark.django_db
 @hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(payload=bodies)
-def test_no_t2_body_gets_a_5xx(client, plugin_base, tree, payload):
+def test_no_option_t2_body_gets_a_5xx(client, plugin_base, tree, payload):
     r = client.post(
         f"{plugin_base}option", data=json.dumps(payload), content_type="application/json",
         HTTP_X_KAKAO_APPUSERID="app-user-1",
@@ -182,7 +182,7 @@ def test_no_t2_body_gets_a_5xx(client, plugin_base, tree, payload):
 
 
 @pytest.mark.django_db
-def test_t1_refuses_a_total_over_the_limit_once_delivery_is_added(kakao_app, plugin_base, fake_kakao, settings):
+def test_payment_t1_refuses_a_total_over_the_limit_once_delivery_is_added(kakao_app, plugin_base, fake_kakao, settings):
     from orders.models import Order, StoreRules
     from tests.support.payments import Buyer, make_product, make_sheet
 

@@ -54,7 +54,7 @@ def stack_env(own_redis, fake_kakao):
     }
 
 
-def test_t2_t3_committed_while_redis_is_down_are_answered_and_settle_when_it_is_back(
+def test_payment_t2_t3_committed_while_redis_is_down_are_answered_and_settle_when_it_is_back(
     own_redis, stack_env, kakao_app, fake_kakao, tmp_path
 ):
     product, option = make_product(option_stock=5)

@@ -10,14 +10,14 @@ from django.contrib.auth.models import Permission, User
 
 from kakaoplugin.models import InboundCall
 from kakaoplugin.services import inbound_calls_purge
-from tests.support.options import GUIDE_T2, guide, post  # noqa: F401 (the guide fixture)
+from tests.support.options import GUIDE_OPTION_T2, guide, post_option_t2  # noqa: F401 (the guide fixture)
 
 
 @pytest.mark.django_db
 def test_a_refused_option_t2_is_stored_with_its_answer(client, plugin_base, kakao_app, guide):  # noqa: F811
-    body = dict(GUIDE_T2, option_groups=[{"option_group_id": "사이즈2", "option_id": "S"},
+    body = dict(GUIDE_OPTION_T2, option_groups=[{"option_group_id": "사이즈2", "option_id": "S"},
                                          {"option_group_id": "색상2", "option_id": "R23"}])  # fmt: skip
-    r = post(client, plugin_base, body)
+    r = post_option_t2(client, plugin_base, body)
     assert r.json()["status"] == 400
     call = InboundCall.objects.get()
     assert (call.kakao_app, call.endpoint, call.method) == (kakao_app, "option", "POST")
@@ -65,8 +65,8 @@ def test_hot_reads_are_not_stored_and_kakao_sync_codes_are_masked(client, plugin
 
 @pytest.mark.django_db
 def test_admin_lists_failures_and_hides_bodies_without_the_permission(client, plugin_base, kakao_app, guide):  # noqa: F811
-    post(client, plugin_base, dict(GUIDE_T2, quantity=0))
-    post(client, plugin_base, GUIDE_T2)
+    post_option_t2(client, plugin_base, dict(GUIDE_OPTION_T2, quantity=0))
+    post_option_t2(client, plugin_base, GUIDE_OPTION_T2)
     staff = User.objects.create_user("staff", password="pw-0123456789", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_inboundcall"))
     client.force_login(staff)
@@ -90,8 +90,8 @@ def test_purge_empties_old_bodies_only(client, plugin_base, kakao_app, guide):  
 
     from django.utils import timezone
 
-    post(client, plugin_base, GUIDE_T2)
-    post(client, plugin_base, GUIDE_T2)
+    post_option_t2(client, plugin_base, GUIDE_OPTION_T2)
+    post_option_t2(client, plugin_base, GUIDE_OPTION_T2)
     old, new = InboundCall.objects.order_by("id")
     InboundCall.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=31))
     assert inbound_calls_purge(older_than_days=30) == 1

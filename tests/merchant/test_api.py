@@ -84,7 +84,7 @@ def pay(buyer: Buyer, sheet_id: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_api_order_sheet_is_paid_through_t1_to_t4_and_a_signed_paid_event_is_delivered(
+def test_api_order_sheet_is_paid_through_payment_t1_to_t4_and_a_signed_paid_event_is_delivered(
     app, api, fake_kakao, plugin_base, eager_tasks
 ):
     receiver = Receiver()

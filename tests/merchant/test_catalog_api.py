@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import Option, Product, StockHold
-from catalog.selectors import t1_body_cached, tree_export
+from catalog.selectors import option_t1_body_cached, tree_export
 from catalog.stock import StockItem, stock_hold
 from merchant.models import IdempotencyKey
 from merchant.services import api_key_create
@@ -111,12 +111,12 @@ def test_if_match_refuses_a_stale_write(api):
     assert api("PUT", "products/NEW-1", product_body(id="NEW-1"), HTTP_IF_MATCH="*").status_code == 412
 
 
-def test_delete_takes_a_product_off_sale_and_t1_says_so(api):
+def test_delete_takes_a_product_off_sale_and_option_t1_says_so(api):
     api("PUT", f"products/{PID}", product_body())
     r = api("DELETE", f"products/{PID}")
     assert r.status_code == 200 and r.json()["on_sale"] is False
     assert Product.objects.get(code=PID).on_sale is False
-    assert b'"status":400' in t1_body_cached(PID)  # not on sale: option T1's refusal, cache renewed
+    assert b'"status":400' in option_t1_body_cached(PID)  # not on sale: option T1's refusal, cache renewed
 
 
 def test_list_in_cursor_pages_with_filters(api):

@@ -49,7 +49,7 @@ def _unquoted(url: str) -> str:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("wrap", [True, False])
-def test_t1_hands_kakao_no_plugin_key_for_the_buyers_browser(kakao_app, buyer, settings, wrap):
+def test_payment_t1_hands_kakao_no_plugin_key_for_the_buyers_browser(kakao_app, buyer, settings, wrap):
     settings.PUBLIC_BASE_URL = "https://shop.example.com"
     kakao_app.wrap_approval_url = wrap
     kakao_app.save(update_fields=["wrap_approval_url"])

@@ -306,7 +306,7 @@ def test_stock_operations_move_the_counter_the_hold_took():
 
 
 @pytest.mark.django_db
-def test_admin_grid_and_csv_edit_test_stock_and_test_t1_follows(admin_client, client, test_app, live_app):
+def test_admin_grid_and_csv_edit_test_stock_and_test_option_t1_follows(admin_client, client, test_app, live_app):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.urls import reverse
 

@@ -86,7 +86,7 @@ def test_open_api_generation(celery_worker, fake_kakao, kakao_app, plugin_base):
     assert call["headers"]["Content-Type"].startswith("application/json")
 
 
-def test_t3_before_t2(celery_worker, fake_kakao, kakao_app, plugin_base):
+def test_payment_t3_before_t2(celery_worker, fake_kakao, kakao_app, plugin_base):
     product, option = make_product()
     buyer = Buyer(plugin_base, fake_kakao.url)
     buyer.t1(make_sheet(kakao_app, product, option).pk)
@@ -100,7 +100,7 @@ def test_t3_before_t2(celery_worker, fake_kakao, kakao_app, plugin_base):
     assert len(approves(fake_kakao)) == 1
 
 
-def test_t3_sent_five_times_and_t2_twice_approve_once(celery_worker, fake_kakao, kakao_app, plugin_base):
+def test_payment_t3_sent_five_times_and_t2_twice_approve_once(celery_worker, fake_kakao, kakao_app, plugin_base):
     product, option = make_product()
     buyer = Buyer(plugin_base, fake_kakao.url)
     buyer.t1(make_sheet(kakao_app, product, option).pk)
@@ -239,7 +239,7 @@ def test_twenty_buyers_race_for_five_units(celery_worker, fake_kakao, kakao_app,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_t4_survives_a_database_connection_dropped_under_it(client, kakao_app, plugin_base):
+def test_payment_t4_survives_a_database_connection_dropped_under_it(client, kakao_app, plugin_base):
     """No per-request health check: T4 replaces a connection the database closed and answers."""
     from django.db import connection
 

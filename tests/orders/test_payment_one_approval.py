@@ -195,7 +195,7 @@ def held(kakao_app, plugin_base, fake_kakao, *, pg_token: str | None = None, cod
 
 
 @pytest.mark.django_db
-def test_t2_with_a_tid_another_order_holds_is_a_400_and_changes_nothing(kakao_app, plugin_base, fake_kakao):
+def test_payment_t2_with_a_tid_another_order_holds_is_a_400_and_changes_nothing(kakao_app, plugin_base, fake_kakao):
     a_order, _, a = held(kakao_app, plugin_base, fake_kakao)
     product, option = make_product(code="P-2", option_stock=3)
     b = Buyer(plugin_base, fake_kakao.url, app_user_id="user-2")
@@ -271,7 +271,7 @@ def test_the_migration_gives_a_duplicated_tid_to_its_first_holder_and_flags_the_
 
 
 @pytest.mark.django_db
-def test_t3_needs_the_orders_partner_user_id(kakao_app, plugin_base, fake_kakao):
+def test_payment_t3_needs_the_orders_partner_user_id(kakao_app, plugin_base, fake_kakao):
     product, option = make_product()
     b = Buyer(plugin_base, fake_kakao.url)
     b.t1(make_sheet(kakao_app, product, option).pk)
@@ -442,7 +442,7 @@ def test_a_subscription_charge_answer_that_is_not_the_childs_never_pays_it(eager
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_orders_racing_t2_for_one_tid_one_wins(kakao_app, plugin_base, fake_kakao):
+def test_two_orders_racing_payment_t2_for_one_tid_one_wins(kakao_app, plugin_base, fake_kakao):
     """The database decides a race the pre-check cannot see: exactly one order gets the tid."""
     import threading
 

@@ -45,7 +45,7 @@ def buyer(plugin_base, fake_kakao):
     return Buyer(plugin_base, fake_kakao.url)
 
 
-def test_t1_answers_the_contract_fields_with_numbers_and_a_once_encoded_relay(kakao_app, buyer, rules, settings):
+def test_payment_t1_answers_the_contract_fields_with_numbers_and_a_once_encoded_relay(kakao_app, buyer, rules, settings):
     settings.PUBLIC_BASE_URL = "https://shop.example.com"
     kakao_app.order_agreements = [{"company": "가맹회사", "title": "구매조건 확인 및 결제진행 동의", "url": "https://shop.example.com/terms"}]
     kakao_app.available_cards = ["HANA", "BC"]
@@ -79,7 +79,7 @@ def test_t1_answers_the_contract_fields_with_numbers_and_a_once_encoded_relay(ka
     assert order.events.filter(kind=PaymentEvent.Kind.T1_SERVED).count() == 1
 
 
-def test_t1_unwrapped_approval_url_when_the_app_is_on_kakaopays_acl(kakao_app, buyer):
+def test_payment_t1_unwrapped_approval_url_when_the_app_is_on_kakaopays_acl(kakao_app, buyer):
     kakao_app.wrap_approval_url = False
     kakao_app.save()
     product, option = make_product()
@@ -108,7 +108,7 @@ def test_no_shipping_for_products_that_do_not_ship(kakao_app, buyer, rules):
     assert d["use_shipping"] is False and d["total_amount"] == 10000
 
 
-def test_t1_codes(kakao_app, buyer, plugin_base, fake_kakao):
+def test_payment_t1_codes(kakao_app, buyer, plugin_base, fake_kakao):
     product, option = make_product()
     assert buyer.t1("os_does-not-exist")["status"] == 300
     expired = make_sheet(kakao_app, product, option)
@@ -127,7 +127,7 @@ def test_t1_codes(kakao_app, buyer, plugin_base, fake_kakao):
     assert not Order.objects.exists()
 
 
-def test_store_closed_is_301_at_t1_and_t2(kakao_app, buyer, rules, fake_kakao):
+def test_store_closed_is_301_at_payment_t1_and_t2(kakao_app, buyer, rules, fake_kakao):
     product, option = make_product()
     sheet = make_sheet(kakao_app, product, option)
     assert buyer.t1(sheet.pk)["status"] == 200
@@ -161,7 +161,7 @@ def test_business_hours_in_seoul(kakao_app):
     assert store_is_open(rules, now=at(2026, 11, 23, 10)) is False
 
 
-def test_t2_blocked_member_is_401_and_the_order_fails(kakao_app, buyer):
+def test_payment_t2_blocked_member_is_401_and_the_order_fails(kakao_app, buyer):
     product, option = make_product()
     buyer.t1(make_sheet(kakao_app, product, option).pk)
     buyer.ready()
@@ -172,7 +172,7 @@ def test_t2_blocked_member_is_401_and_the_order_fails(kakao_app, buyer):
     assert option.stock == 5
 
 
-def test_t2_holds_stock_replays_answer_the_same_and_another_tid_is_refused(kakao_app, buyer):
+def test_payment_t2_holds_stock_replays_answer_the_same_and_another_tid_is_refused(kakao_app, buyer):
     product, option = make_product(option_stock=3)
     buyer.t1(make_sheet(kakao_app, product, option, quantity=2).pk)
     buyer.ready()
@@ -189,7 +189,7 @@ def test_t2_holds_stock_replays_answer_the_same_and_another_tid_is_refused(kakao
     assert buyer.t4()["data"] == {"order_status": "W"}
 
 
-def test_t2_out_of_stock_is_300_and_t4_says_sold_out(kakao_app, buyer):
+def test_payment_t2_out_of_stock_is_300_and_t4_says_sold_out(kakao_app, buyer):
     product, option = make_product(option_stock=1)
     buyer.t1(make_sheet(kakao_app, product, option, quantity=2).pk)
     buyer.ready()
@@ -201,7 +201,7 @@ def test_t2_out_of_stock_is_300_and_t4_says_sold_out(kakao_app, buyer):
     assert option.stock == 1 and not StockHold.objects.exists()
 
 
-def test_t2_address_in_a_remote_area_t1_did_not_price_is_refused(kakao_app, buyer, rules):
+def test_payment_t2_address_in_a_remote_area_t1_did_not_price_is_refused(kakao_app, buyer, rules):
     product, option = make_product()
     buyer.t1(make_sheet(kakao_app, product, option).pk, zip_code="13494")
     buyer.ready()
@@ -211,14 +211,14 @@ def test_t2_address_in_a_remote_area_t1_did_not_price_is_refused(kakao_app, buye
     assert option.stock == 5
 
 
-def test_t2_without_an_address_for_shipped_goods_is_refused(kakao_app, buyer):
+def test_payment_t2_without_an_address_for_shipped_goods_is_refused(kakao_app, buyer):
     product, option = make_product()
     buyer.t1(make_sheet(kakao_app, product, option).pk)
     buyer.ready()
     assert buyer.t2(address=None)["status"] == 300
 
 
-def test_t2_and_t4_by_another_app_user_are_400_and_change_nothing(kakao_app, buyer, plugin_base, fake_kakao):
+def test_payment_t2_and_t4_by_another_app_user_are_400_and_change_nothing(kakao_app, buyer, plugin_base, fake_kakao):
     product, option = make_product()
     buyer.t1(make_sheet(kakao_app, product, option).pk)
     buyer.ready()
@@ -232,14 +232,14 @@ def test_t2_and_t4_by_another_app_user_are_400_and_change_nothing(kakao_app, buy
     assert buyer.t4()["data"]["order_status"] == "W"
 
 
-def test_t4_unknown_order_is_300_and_missing_id_is_400(client, plugin_base):
+def test_payment_t4_unknown_order_is_300_and_missing_id_is_400(client, plugin_base):
     r = client.get(plugin_base + "order/status", {"order_id": "po_nope"}, HTTP_X_KAKAO_APPUSERID="u")
     assert r.status_code == 200 and r.json()["status"] == 300
     r = client.get(plugin_base + "order/status")
     assert r.status_code == 400 and r.json()["status"] == 400
 
 
-def test_t4_is_one_query(kakao_app, buyer):
+def test_payment_t4_is_one_query(kakao_app, buyer):
     product, option = make_product()
     buyer.t1(make_sheet(kakao_app, product, option).pk)
     buyer.t4()  # warms the plugin-key cache
@@ -278,7 +278,7 @@ def test_buyer_cancel_at_kakaopay_fails_the_order_and_gives_the_stock_back(kakao
     assert option.stock == 5
 
 
-def test_t2_malformed_body_is_a_400_envelope(client, plugin_base):
+def test_payment_t2_malformed_body_is_a_400_envelope(client, plugin_base):
     r = client.post(plugin_base + "order/approve", "not json", content_type="application/json")
     assert r.status_code == 400 and r.json()["status"] == 400
     r = client.post(plugin_base + "order/approve", {"tid": "x"}, content_type="application/json")
@@ -287,7 +287,7 @@ def test_t2_malformed_body_is_a_400_envelope(client, plugin_base):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_without_a_broker_the_approval_runs_in_process_after_t3(kakao_app, buyer, fake_kakao):
+def test_without_a_broker_the_approval_runs_in_process_after_payment_t3(kakao_app, buyer, fake_kakao):
     """Tasks run in-process (``eager_tasks``, as in the browser tests' servers): the approval runs
     once T3's transaction commits."""
     from config.celery import app

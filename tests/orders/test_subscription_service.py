@@ -69,7 +69,7 @@ def test_rule_amounts_periods_labels_and_parsing():
 
 
 @pytest.mark.django_db
-def test_t1_of_a_plan_product_sends_automatic_payment_with_the_subscription_cid(kakao_app, plugin_base, fake_kakao):
+def test_payment_t1_of_a_plan_product_sends_automatic_payment_with_the_subscription_cid(kakao_app, plugin_base, fake_kakao):
     plan = make_plan(intro="0, 5000", amount=9900)
     plan.details_shown = 4
     plan.save()
@@ -119,7 +119,7 @@ def test_a_plan_with_delivery_signs_up_without_shipping_fees(eager_tasks, kakao_
 
 
 @pytest.mark.django_db
-def test_t1_without_a_subscription_cid_is_a_500_envelope(kakao_app, plugin_base, fake_kakao):
+def test_payment_t1_without_a_subscription_cid_is_a_500_envelope(kakao_app, plugin_base, fake_kakao):
     kakao_app.subscription_cid = ""
     kakao_app.save()
     plan = make_plan()

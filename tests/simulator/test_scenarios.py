@@ -385,7 +385,7 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
         proc.wait(timeout=30)
 
 
-def test_kakaos_approval_relay_is_followed_to_our_t3():
+def test_kakaos_approval_relay_is_followed_to_our_payment_t3():
     from urllib.parse import quote
 
     from simulator.flows import _unwrap_relay

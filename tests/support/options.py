@@ -10,7 +10,7 @@ from catalog.services import option_tree_import
 from orders.models import OrderSheet
 from tests.support.trees import guide_tree
 
-GUIDE_T2 = {
+GUIDE_OPTION_T2 = {
     "id": "101:10013529",
     "name": "윈터펠테스트11",
     "price": 0,
@@ -23,7 +23,7 @@ GUIDE_T2 = {
 }
 
 
-def post(client, plugin_base, body, **headers):
+def post_option_t2(client, plugin_base, body, **headers):
     return client.post(
         f"{plugin_base}option",
         data=json.dumps(body, ensure_ascii=False),
@@ -34,7 +34,7 @@ def post(client, plugin_base, body, **headers):
     )
 
 
-def refused(response, *needles):
+def option_t2_refused(response, *needles):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == 400 and "data" not in body, body
