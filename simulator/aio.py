@@ -2,9 +2,10 @@
 
 Thousands of buyers are coroutines in one thread, not a thread each: the load generator costs the
 server's cores little.  Their calls go through two connection pools, as Kakao's servers keep theirs:
-one to our server (``connections`` at most: the rest of the buyers' calls wait for a free
-connection, and that wait counts in their latencies, as a queue in front of a server would) and one
-to the fake KakaoPay.  An :class:`AsyncChannel` answers as :class:`simulator.http.Channel` does: each
+one from Kakao's servers to ours (``connections`` at most: the rest of the buyers' calls wait for a
+free connection, and that wait counts in their latencies, as a queue in front of a server would) and
+one to the fake KakaoPay.  The buyers' browsers (the approval redirect, T3) are phones, not Kakao's
+servers: they connect on their own, without waiting behind Kakao's queue.  An :class:`AsyncChannel` answers as :class:`simulator.http.Channel` does: each
 exchange timed into the :class:`~simulator.http.Timings`, every answer of a plugin path counted, a
 transport error or a 5xx raised as :class:`~simulator.http.ScenarioFailed`.
 """
@@ -24,7 +25,8 @@ from .target import Target
 
 
 class Pools:
-    """The two pools (opened inside the running loop): our server's and the fake's."""
+    """The pools (opened inside the running loop): Kakao's to our server, the fake's, and the
+    browsers' (unbounded: a connection each)."""
 
     def __init__(self, target: Target, *, connections: int, fake_connections: int = 64):
         # no overall deadline (a call may first wait its turn for a connection); the connect and
@@ -33,6 +35,7 @@ class Pools:
         self.fake_url = target.fake_url.rstrip("/") + "/"
         self.server = self._session(connections, timeout)
         self.fake = self._session(fake_connections, timeout)
+        self.browsers = self._session(0, timeout)
 
     @staticmethod
     def _session(limit: int, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
@@ -41,21 +44,24 @@ class Pools:
         # would mix theirs
         return aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
 
-    def for_url(self, url: str) -> aiohttp.ClientSession:
-        return self.fake if url.startswith(self.fake_url) else self.server
+    def for_url(self, url: str, *, browser: bool = False) -> aiohttp.ClientSession:
+        if url.startswith(self.fake_url):
+            return self.fake
+        return self.browsers if browser else self.server
 
     async def close(self) -> None:
-        await self.server.close()
-        await self.fake.close()
+        for session in (self.server, self.fake, self.browsers):
+            await session.close()
 
 
 class AsyncChannel:
-    """Kakao's servers (and the buyers' browsers) calling over the pools; no printing."""
+    """Kakao's servers (or, with ``browser``, the buyers' browsers) calling over the pools; no
+    printing."""
 
     printer = None
 
-    def __init__(self, target: Target, pools: Pools, timings: Timings | None = None):
-        self.target, self.pools, self.timings = target, pools, timings
+    def __init__(self, target: Target, pools: Pools, timings: Timings | None = None, *, browser: bool = False):
+        self.target, self.pools, self.timings, self.browser = target, pools, timings, browser
 
     async def call(
         self, label: str, method: str, url: str, *, params: dict | None = None, json_body: Any = None,
@@ -65,7 +71,7 @@ class AsyncChannel:
         plugin = "/plugin/" in url
         started = time.perf_counter()
         try:
-            async with self.pools.for_url(url).request(
+            async with self.pools.for_url(url, browser=self.browser).request(
                 method, url, params=params, json=json_body, data=form, headers=headers, allow_redirects=allow_redirects
             ) as r:
                 content = await r.read()

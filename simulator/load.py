@@ -116,8 +116,8 @@ class Progress:
 
 
 async def _buyer(
-    target: Target, buyer: Buyer, product_id: str, channel: AsyncChannel, start: asyncio.Event,
-    gate: asyncio.Semaphore,
+    target: Target, buyer: Buyer, product_id: str, channel: AsyncChannel, browser: AsyncChannel,
+    start: asyncio.Event, gate: asyncio.Semaphore,
 ) -> Outcome:  # fmt: skip
     outcome = Outcome(buyer)
     await start.wait()
@@ -129,8 +129,7 @@ async def _buyer(
             # embedded default (per-process cache), and in a flash sale it is stale within seconds.
             choice = choose(tree, skip_sold_out=False)
             sheet = await adrive(option_select_steps(target, buyer, choice), kakao=channel)
-            # Kakao's servers and the buyer's browser (T3) share the pools: neither keeps state
-            outcome.payment = payment = await adrive(pay_steps(target, buyer, sheet), kakao=channel, browser=channel)
+            outcome.payment = payment = await adrive(pay_steps(target, buyer, sheet), kakao=channel, browser=browser)
             outcome.status, outcome.reason = payment.status, payment.message
         except NoChoice as exc:
             outcome.status, outcome.reason = "refused", f"option T1: {exc}"
@@ -148,12 +147,12 @@ async def _sale(
 ) -> list[Outcome]:  # fmt: skip
     """Every buyer a coroutine, all released at once (at most ``concurrency`` in their flow)."""
     pools = Pools(target, connections=connections)
-    channel = AsyncChannel(target, pools, timings)
+    channel, browser = AsyncChannel(target, pools, timings), AsyncChannel(target, pools, timings, browser=True)
     start, gate = asyncio.Event(), asyncio.Semaphore(concurrency)
 
     async def one(buyer: Buyer) -> Outcome:
         try:
-            outcome = await _buyer(target, buyer, product_id, channel, start, gate)
+            outcome = await _buyer(target, buyer, product_id, channel, browser, start, gate)
         except Exception as exc:  # never lose a buyer to a simulator bug
             outcome = Outcome(buyer, "error", f"{exc.__class__.__name__}: {exc}")
         progress.tick(outcome.status if outcome.status in ("S", "error") else "F")

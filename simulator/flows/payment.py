@@ -90,8 +90,8 @@ def pay_steps(
         )
 
     # T4 starts right after T2 (guide 6.2.1) and goes on every 0.5 s; the buyer authorizes meanwhile.
-    started = time.monotonic()
-    authorized = False
+    # W is our server's to end once KakaoPay's redirect reached T3: ``t4_timeout`` counts from then.
+    authorized, started = False, 0.0
     while True:
         poll_at = time.monotonic()
         payment.polls += 1
@@ -104,13 +104,14 @@ def pay_steps(
         if status in ("S", "F", "C"):
             payment.status, payment.message = status, (t4.data or {}).get("message", "")
             break
-        if time.monotonic() - started > target.t4_timeout:
+        if authorized and time.monotonic() - started > target.t4_timeout:
             raise ScenarioFailed(
-                f"payment T4 still W after {target.t4_timeout:.0f} s ({payment.polls} polls)"
+                f"payment T4 still W {target.t4_timeout:.0f} s after T3 ({payment.polls} polls)"
             )
         if not authorized:
             authorized = True
             yield from _buyer_authorizes(target, payment, authorize)
+            started = time.monotonic()
         yield Pause(max(0.0, target.t4_interval - (time.monotonic() - poll_at)))
     say(
         printer,
