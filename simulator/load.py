@@ -2,7 +2,9 @@
 
 Every buyer is a KakaoTalk user of scenario 9.2.4 without the sign-up: option T1 → option T2 →
 payment T1 → KakaoPay ready → payment T2 → T4 polled every 0.5 s while the buyer authorizes at
-KakaoPay and the approval redirect reaches T3 → S or F.  All buyers start together (a barrier).
+KakaoPay and the approval redirect reaches T3 → S or F.  All buyers start together: each is a
+coroutine of one asyncio loop (:mod:`simulator.aio`, aiohttp), so thousands of them cost the
+server's cores little; their calls share a bounded pool of connections to our server.
 
 What is counted, and where from (the money figures never from the buyers that finished: a buyer
 whose flow broke may have paid all the same; see :mod:`simulator.tally`):
@@ -29,6 +31,7 @@ whose flow broke may have paid all the same; see :mod:`simulator.tally`):
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sys
 import threading
@@ -37,11 +40,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .flows import Buyer, Payment, Refused, option_lookup, option_select, pay
+from .aio import AsyncChannel, Pools, adrive
+from .flows import Buyer, Payment, Refused, option_lookup, option_lookup_steps, option_select_steps, pay_steps
 from .http import Channel, Printer, ScenarioFailed, Timings, percentile
 from .options import NoChoice, choose
 from .tally import Tally, tally
 from .target import Target
+
+DEFAULT_CONNECTIONS = 256
 
 
 @dataclass
@@ -109,20 +115,21 @@ class Progress:
                     self.printer.line(text)
 
 
-def _buyer(
-    target: Target, buyer: Buyer, product_id: str, timings: Timings, start: threading.Barrier
-) -> Outcome:
+async def _buyer(
+    target: Target, buyer: Buyer, product_id: str, channel: AsyncChannel, browser: AsyncChannel,
+    start: asyncio.Event, gate: asyncio.Semaphore,
+) -> Outcome:  # fmt: skip
     outcome = Outcome(buyer)
-    kakao, browser = Channel(target, timings=timings), Channel(target, timings=timings)
-    try:
-        start.wait()
+    await start.wait()
+    async with gate:
         began = time.perf_counter()
         try:
-            tree = option_lookup(kakao, target, buyer, product_id)
+            tree = await adrive(option_lookup_steps(target, buyer, product_id), kakao=channel)
             # T2 decides on stock: T1's count may lag a stock reset made by another process on the
             # embedded default (per-process cache), and in a flash sale it is stale within seconds.
-            sheet = option_select(kakao, target, buyer, choose(tree, skip_sold_out=False))
-            outcome.payment = payment = pay(kakao, browser, target, buyer, sheet)
+            choice = choose(tree, skip_sold_out=False)
+            sheet = await adrive(option_select_steps(target, buyer, choice), kakao=channel)
+            outcome.payment = payment = await adrive(pay_steps(target, buyer, sheet), kakao=channel, browser=browser)
             outcome.status, outcome.reason = payment.status, payment.message
         except NoChoice as exc:
             outcome.status, outcome.reason = "refused", f"option T1: {exc}"
@@ -131,10 +138,33 @@ def _buyer(
         except ScenarioFailed as exc:
             outcome.status, outcome.reason = "error", str(exc)[:200]
         outcome.ms = (time.perf_counter() - began) * 1000
-    finally:
-        kakao.close()
-        browser.close()
     return outcome
+
+
+async def _sale(
+    target: Target, people: list[Buyer], product_id: str, *, concurrency: int, connections: int,
+    timings: Timings, progress: Progress,
+) -> list[Outcome]:  # fmt: skip
+    """Every buyer a coroutine, all released at once (at most ``concurrency`` in their flow)."""
+    pools = Pools(target, connections=connections)
+    channel, browser = AsyncChannel(target, pools, timings), AsyncChannel(target, pools, timings, browser=True)
+    start, gate = asyncio.Event(), asyncio.Semaphore(concurrency)
+
+    async def one(buyer: Buyer) -> Outcome:
+        try:
+            outcome = await _buyer(target, buyer, product_id, channel, browser, start, gate)
+        except Exception as exc:  # never lose a buyer to a simulator bug
+            outcome = Outcome(buyer, "error", f"{exc.__class__.__name__}: {exc}")
+        progress.tick(outcome.status if outcome.status in ("S", "error") else "F")
+        return outcome
+
+    try:
+        tasks = [asyncio.ensure_future(one(b)) for b in people]
+        await asyncio.sleep(0)  # every buyer waits at the start line
+        start.set()
+        return list(await asyncio.gather(*tasks))
+    finally:
+        await pools.close()
 
 
 def flash_sale(
@@ -145,48 +175,27 @@ def flash_sale(
     stock: int,
     product_id: str,
     concurrency: int | None = None,
+    connections: int | None = None,
     settle_timeout: float = 30.0,
 ) -> LoadReport:
     """Run ``buyers`` buyers against ``product_id`` whose stock was set to ``stock`` beforehand.
+    The buyers are coroutines of one asyncio loop (:mod:`simulator.aio`), their calls to our server
+    over at most ``connections`` connections (default: one per buyer at once, up to 256).
     With a merchant API key (``target.api_key``) the run's orders are read from our database too,
     waiting up to ``settle_timeout`` s for those still on the money path."""
     concurrency = min(buyers, concurrency or buyers)
+    connections = max(1, connections or min(concurrency, DEFAULT_CONNECTIONS))
     printer.line(f"\n== flash sale: {buyers} buyers, {stock} units of {product_id}, {concurrency} at once, "
-                 f"T4 every {target.t4_interval} s")  # fmt: skip
+                 f"{connections} connections, T4 every {target.t4_interval} s")  # fmt: skip
     base = random.randint(10**8, 10**9 - 10**6)
     run = f"{random.randint(0, 16**6):06x}"
     people = [Buyer(app_user_id=str(base + i), relay_id=f"sim-{run}-flash-{i}") for i in range(buyers)]
     timings = Timings()
-    outcomes: list[Outcome] = []
     progress = Progress(printer, buyers)
-    lock = threading.Lock()
-    queue = list(people)
-    barrier = threading.Barrier(concurrency)
-
-    def worker() -> None:
-        first = True
-        while True:
-            with lock:
-                if not queue:
-                    break
-                buyer = queue.pop(0)
-            gate = barrier if first else threading.Barrier(1)
-            first = False
-            try:
-                outcome = _buyer(target, buyer, product_id, timings, gate)
-            except Exception as exc:  # never lose a buyer to a simulator bug
-                outcome = Outcome(buyer, "error", f"{exc.__class__.__name__}: {exc}")
-            with lock:
-                outcomes.append(outcome)
-            progress.tick(outcome.status if outcome.status in ("S", "error") else "F")
-
     since = datetime.now(UTC)
     started = time.monotonic()
-    threads = [threading.Thread(target=worker, name=f"buyer-{i}", daemon=True) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = asyncio.run(_sale(target, people, product_id, concurrency=concurrency, connections=connections,
+                                 timings=timings, progress=progress))  # fmt: skip
     report = LoadReport(buyers=buyers, stock=stock, seconds=time.monotonic() - started, answers=timings.answers)
     _count(target, report, outcomes, product_id, people=people, since=since, settle_timeout=settle_timeout)
     _print(printer, report, outcomes, timings)

@@ -3,7 +3,7 @@
     kakao_simulate [--app demo] [--base http://127.0.0.1:8000] [--fake http://127.0.0.1:8701]
                    [--scenario NAME ...] [--product 101:10013529] [--api-key kp_...] [--quiet]
                    [--wait-for-server 60]
-    kakao_simulate --buyers 200 --stock 20 [--concurrency N] [--flash-product sim:flash-sale]
+    kakao_simulate --buyers 200 --stock 20 [--concurrency N] [--connections N] [--flash-product sim:flash-sale]
                    [--settle-timeout 30]
 
 Without ``--buyers`` it runs the scenarios (all, or those named) and prints each step and a
@@ -67,6 +67,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency", type=int, help="flash sale: at most this many buyers at once (default all)"
         )
+        parser.add_argument(
+            "--connections", type=int,
+            help="flash sale: at most this many connections to our server (default: one per buyer at once, up to 256)",
+        )  # fmt: skip
         parser.add_argument("--flash-product", default=FLASH_PRODUCT, help="flash sale: the product's id")
         parser.add_argument(
             "--settle-timeout", type=float, default=30.0,
@@ -120,7 +124,8 @@ class Command(BaseCommand):
                 if made is not None:
                     target = dataclasses.replace(target, api_key=made[1])
                 report = flash_sale(target, printer, buyers=o["buyers"], stock=o["stock"], product_id=product.code,
-                                    concurrency=o["concurrency"], settle_timeout=o["settle_timeout"])  # fmt: skip
+                                    concurrency=o["concurrency"], connections=o["connections"],
+                                    settle_timeout=o["settle_timeout"])  # fmt: skip
                 connection.close()  # the sale may have outlived it (the fault suite restarts PostgreSQL)
             if not report.passed:
                 raise CommandError("the flash sale failed: " + "; ".join(report.problems), returncode=1)
