@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.admin import GroupForm, OptionForm
-from catalog.admin_tree import FAST_RENDERER, AdminTree
+from catalog.admin.fast_widgets import FAST_RENDERER
+from catalog.admin.tree_rows import AdminTree
 from catalog.models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
 from catalog.selectors import tree_export
 from catalog.services import option_tree_import
