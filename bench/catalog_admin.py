@@ -41,9 +41,9 @@ def main() -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
     from django.urls import reverse
+    from tests.support.admin_forms import form_data
 
     from catalog.models import Option, Product
-    from tests.test_catalog_admin import form_data
 
     setup_test_environment()
     user, _ = get_user_model().objects.get_or_create(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,62 +18,9 @@ from catalog.admin.tree_rows import AdminTree
 from catalog.models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
 from catalog.selectors import tree_export
 from catalog.services import option_tree_import
+from tests.support.admin_forms import field_named, form_data, form_errors
 from tests.test_catalog_t1 import thousand_option_product
 from tests.test_catalog_tree import guide_tree, simple_tree
-
-
-class FormFields(HTMLParser):
-    """The values a browser would post for the page's main form."""
-
-    def __init__(self):
-        super().__init__()
-        self.data: list[tuple[str, str]] = []
-        self._select: str | None = None
-        self._textarea: str | None = None
-        self._text = ""
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        name = a.get("name")
-        if tag == "input" and name and a.get("type") not in ("submit", "file", "button"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            self.data.append((name, a.get("value", "on" if a.get("type") == "checkbox" else "")))
-        elif tag == "select" and name:
-            self._select = name
-        elif tag == "option" and self._select and "selected" in a:
-            self.data.append((self._select, a.get("value", "")))
-        elif tag == "textarea" and name:
-            self._textarea, self._text = name, ""
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
-        elif tag == "textarea" and self._textarea:
-            self.data.append((self._textarea, self._text.strip("\n")))
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self._text += data
-
-
-def form_data(html: str) -> dict:
-    parser = FormFields()
-    parser.feed(html)
-    out: dict = {}
-    for name, value in parser.data:
-        if "__prefix__" in name or name == "csrfmiddlewaretoken":
-            continue
-        out[name] = value
-    return out
-
-
-def field_named(data: dict, suffix: str, value: str) -> str:
-    """The name of the posted field ending in ``suffix`` whose value is ``value``."""
-    names = [n for n, v in data.items() if n.endswith(suffix) and v == value]
-    assert len(names) == 1, (suffix, value, names)
-    return names[0]
 
 
 @pytest.fixture
@@ -116,12 +62,6 @@ def test_admin_edit_saves_validates_and_invalidates_t1(merchant, guide_product, 
     after["option_groups"][2]["option_sub_groups"][0]["options"][0]["add_price"] = 0
     after["option_groups"][3]["description"] = "주관식을 입력해 주세요."
     assert after == before
-
-
-def form_errors(response) -> str:
-    html = response.content.decode()
-    start = html.find("errorlist")
-    return html[start - 200 : start + 1500] if start >= 0 else html[:2000]
 
 
 def test_admin_refuses_a_tree_that_breaks_a_rule_and_saves_nothing(merchant, guide_product):
@@ -292,8 +232,9 @@ def test_change_page_of_a_1000_option_product_is_constant_in_queries_and_reasona
     # a 색상 option leads on to one of the 10 sub-groups of 사이즈; a 사이즈 leaf (last group) nowhere
     c3 = field_named(data, "-option_id", "c3").replace("-option_id", "-next_sub_group")
     choices = picker(html, c3)
-    assert [label for _, label, _ in choices] == ["---------", *(f"사이즈 › c{i}:사이즈" for i in range(10))]
-    assert [label for _, label, selected in choices if selected] == ["사이즈 › c3:사이즈"]
+    # in words: the group's name, the sub-group and its first values
+    assert [label for _, label, _ in choices] == ["---------", *(f"사이즈 › c{i}:사이즈 (s0, s1, s2, …)" for i in range(10))]
+    assert [label for _, label, selected in choices if selected] == ["사이즈 › c3:사이즈 (s0, s1, s2, …)"]
     leaf = next(n for n, v in data.items() if n.endswith("-option_id") and v == "s42")
     assert picker(html, leaf.replace("-option_id", "-next_sub_group")) == [("", "---------", True)]
 

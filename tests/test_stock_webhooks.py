@@ -258,7 +258,7 @@ def test_flash_sale_last_units_emit_sold_out_exactly_once():
 def test_admin_sets_the_threshold_and_the_save_announces_what_is_already_low(admin_client, subscribed):
     from django.urls import reverse
 
-    from tests.test_catalog_admin import form_data, form_errors
+    from tests.support.admin_forms import form_data, form_errors
 
     product, (a, b) = _product(stocks=(2, 9))
     url = reverse("admin:catalog_product_change", args=[product.pk])

@@ -11,10 +11,36 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import Option, OptionGroup, OptionSubGroup
+from ..tree import CHOICE_TYPES, TYPE_FIELDS
+from .problems import GROUP_FIELDS, OPTION_FIELDS, SUB_GROUP_FIELDS, attach
 from .tree_rows import TreeChoiceField, option_label, sub_group_label, with_current
+
+
+class RowForm(forms.ModelForm):
+    """A row of the tree page: takes the page's tree and the refused save's problems."""
+
+    problem_fields: dict[str, str] = {}
+
+    def __init__(self, *args, tree=None, parent=None, problems=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parent = parent
+        self.problems = problems
+
+    def posted(self, name: str) -> str | None:
+        return self.data.get(self.add_prefix(name)) if self.is_bound else None
+
+    def row_problems(self) -> list:
+        return []
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.problems:
+            attach(self, self.row_problems(), self.problem_fields)
+        return cleaned
 
 
 def _int(value) -> int | None:
@@ -24,7 +50,7 @@ def _int(value) -> int | None:
         return None
 
 
-class OptionForm(forms.ModelForm):
+class OptionForm(RowForm):
     next_sub_group = TreeChoiceField(
         queryset=OptionSubGroup.objects.none(),
         required=False,
@@ -36,11 +62,14 @@ class OptionForm(forms.ModelForm):
         model = Option
         fields = ("option_id", "value", "add_price", "stock", "test_stock", "min_quantity", "max_quantity", "extra", "position")
 
-    def __init__(self, *args, tree=None, parent=None, **kwargs):
-        super().__init__(*args, **kwargs)
+    problem_fields = OPTION_FIELDS
+
+    def __init__(self, *args, tree=None, parent=None, problems=None, **kwargs):
+        super().__init__(*args, tree=tree, parent=parent, problems=problems, **kwargs)
         field = self.fields["next_sub_group"]
         field.label_from_instance = sub_group_label
         if tree is not None:
+            field.label_from_instance = tree.sub_group_label
             # choices, lookups and the current value from the tree loaded once for the page: no query per row
             field.queryset = tree.sub_group_queryset
             current = tree.next_target.get(self.instance.pk) if self.instance.pk else None
@@ -48,8 +77,12 @@ class OptionForm(forms.ModelForm):
                 self.initial["next_sub_group"] = current
             choices = tree.next_sub_group_choices(getattr(parent, "pk", None) or self.instance.sub_group_id)
             for pk in (current, self.data.get(self.add_prefix("next_sub_group")) if self.is_bound else None):
-                choices = with_current(choices, tree.sub_group_by_pk.get(_int(pk)), sub_group_label)
+                choices = with_current(choices, tree.sub_group_by_pk.get(_int(pk)), tree.sub_group_label)
             field.use_tree(choices, tree.sub_group_by_pk)
+
+    def row_problems(self) -> list:
+        sub_group_id = getattr(self.parent, "sub_group_id", None)
+        return self.problems.options.get((sub_group_id, self.posted("option_id")), [])
 
     def save(self, commit=True):
         instance = super().save(commit=False)
@@ -69,13 +102,15 @@ class OptionForm(forms.ModelForm):
         return instance
 
 
-class SubGroupForm(forms.ModelForm):
+class SubGroupForm(RowForm):
     class Meta:
         model = OptionSubGroup
         fields = ("sub_group_id", "min_select", "max_select", "default_option_id", "position")
 
-    def __init__(self, *args, tree=None, parent=None, **kwargs):
-        super().__init__(*args, **kwargs)
+    problem_fields = SUB_GROUP_FIELDS
+
+    def row_problems(self) -> list:
+        return self.problems.sub_groups.get(self.posted("sub_group_id"), [])
 
     def save(self, commit=True):
         instance = super().save(commit=False)
@@ -85,7 +120,7 @@ class SubGroupForm(forms.ModelForm):
         return instance
 
 
-class GroupForm(forms.ModelForm):
+class GroupForm(RowForm):
     parent_option = TreeChoiceField(
         queryset=Option.objects.none(),
         required=False,
@@ -100,8 +135,10 @@ class GroupForm(forms.ModelForm):
             "min_value", "max_value", "parent_option", "position",
         )  # fmt: skip
 
-    def __init__(self, *args, tree=None, parent=None, **kwargs):
-        super().__init__(*args, **kwargs)
+    problem_fields = GROUP_FIELDS
+
+    def __init__(self, *args, tree=None, parent=None, problems=None, **kwargs):
+        super().__init__(*args, tree=tree, parent=parent, problems=problems, **kwargs)
         field = self.fields["parent_option"]
         field.label_from_instance = option_label
         if tree is not None:
@@ -110,6 +147,15 @@ class GroupForm(forms.ModelForm):
             if self.is_bound:  # a value posted from a stale page still shows (and is refused)
                 choices = with_current(choices, tree.option_by_pk.get(_int(self.data.get(self.add_prefix("parent_option")))), option_label)
             field.use_tree(choices, tree.option_by_pk)
+        # what the editor's script needs to show only the fields of the picked type (no reload)
+        self.fields["type"].widget.attrs.update(
+            {"data-type-fields": json.dumps(TYPE_FIELDS), "data-choice-types": json.dumps(CHOICE_TYPES)}
+        )
+        for name, types in TYPE_FIELDS.items():
+            self.fields[name].help_text = _("Only for %(types)s groups") % {"types": " / ".join(types)}
+
+    def row_problems(self) -> list:
+        return self.problems.groups.get(self.posted("group_id"), [])
 
 
 # --- the tools' forms --------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ class TreeFormSet(nested_admin.NestedInlineFormSet):
         return super().get_queryset()
 
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "tree": self.tree, "parent": self.instance}
+        problems = self.edit.row_problems if self.edit is not None else None
+        return {**super().get_form_kwargs(index), "tree": self.tree, "parent": self.instance, "problems": problems}
 
 
 class TreeInlineMixin:
@@ -81,7 +82,8 @@ class GroupInline(TreeInlineMixin, nested_admin.NestedStackedInline):
     extra = 0
     sortable_field_name = "position"
     inlines = [SubGroupInline]
-    fieldsets = (
-        (None, {"fields": (("group_id", "name", "type", "required"), "description", "parent_option", "position")}),
-        ("NUMBERS / INTEGER / DATE", {"fields": (("min_length", "max_length", "min_value", "max_value"), "placeholder")}),
-    )
+    # One fieldset: the editor's script shows only the fields the group's type uses (forms.GroupForm)
+    fields = (
+        ("group_id", "name", "type", "required"), "description", ("min_length", "max_length"),
+        ("min_value", "max_value"), "placeholder", "parent_option", "position",
+    )  # fmt: skip

@@ -28,6 +28,7 @@ from ..models import Product
 from ..selectors import tree_load, tree_response
 from ..tree import TreeInvalid
 from .inlines import GroupInline
+from .problems import RowProblems
 from .tools import ProductTools
 from .tree_rows import AdminTree
 
@@ -38,12 +39,13 @@ class TreeEdit:
 
     ``tree``: the product's tree as stored when the pass starts (four queries), loaded before
     anything is saved; ``errors``: what the validator said of the refused first pass (shown by the
-    second); ``old_codes``: the product codes a save replaced (their T1 answers are forgotten).
+    second, above the form, and each located one at its row's field: ``row_problems``); ``old_codes``: the product codes a save replaced (their T1 answers are forgotten).
     """
 
     tree: AdminTree | None
     errors: list[str] = field(default_factory=list)
     old_codes: list[str] = field(default_factory=list)
+    row_problems: RowProblems | None = None  # the validator's problems by row (shown at their fields)
 
 
 @admin.register(Product)
@@ -65,6 +67,10 @@ class ProductAdmin(ProductTools, nested_admin.NestedModelAdmin):
     # The request's pass, set only on the per-request copy ``changeform_view`` makes (this admin is
     # shared by every request): its forms and inlines read it instead of attributes on the request.
     edit: TreeEdit | None = None
+
+    class Media:
+        js = ("catalog/tree_editor.js",)
+        css = {"all": ("catalog/tree_editor.css",)}
 
     @admin.display(description="tools")
     def tools(self, obj):
@@ -88,11 +94,12 @@ class ProductAdmin(ProductTools, nested_admin.NestedModelAdmin):
         try:
             return super(ProductAdmin, first).changeform_view(request, object_id, form_url, extra_context)
         except TreeInvalid as exc:
-            errors = exc.errors
+            errors, problems = exc.errors, RowProblems(exc.problems)
         except IntegrityError as exc:
+            problems = None
             errors = [f"ID가 중복됩니다: 그룹 ID와 하위그룹 ID는 상품 안에서, 옵션 ID는 하위그룹 안에서 유일해야 합니다 (duplicate id: {exc})"]
         # The first pass rolled back; the second shows the same POST with the validator's messages.
-        second = self._pass(TreeEdit(tree=AdminTree(pk) if pk else None, errors=errors))
+        second = self._pass(TreeEdit(tree=AdminTree(pk) if pk else None, errors=errors, row_problems=problems))
         return super(ProductAdmin, second).changeform_view(request, object_id, form_url, extra_context)
 
     def get_inline_instances(self, request, obj=None):

@@ -45,6 +45,8 @@ class ProductTools:
             "original": product,
             # the product as the subtitle (as on its change page): a long title would run under the object tools
             "subtitle": str(product) if product else None,
+            # the T1 preview in the tree editor's dialog: the page without the admin's header and nav
+            "is_popup": "_popup" in request.GET,
             **extra,
         }
 

@@ -32,8 +32,12 @@ def _order(row) -> tuple[int, int]:
     return (row.position, row.pk)
 
 
-def sub_group_label(sub_group: OptionSubGroup) -> str:
-    return f"{sub_group.group.group_id} › {sub_group.sub_group_id}"
+def sub_group_label(sub_group: OptionSubGroup, values: list[str] | None = None) -> str:
+    """The chain picker's words for a sub-group: its group's name, its id, its first values."""
+    label = f"{sub_group.group.name} › {sub_group.sub_group_id}"
+    if values:
+        label += f" ({', '.join(values[:3])}{', …' if len(values) > 3 else ''})"
+    return label
 
 
 def option_label(option: Option) -> str:
@@ -100,8 +104,11 @@ class AdminTree:
                 targets = [s for g in self.groups for s in self.sub_groups_of[g.pk]]
             else:
                 targets = self._next_group_sub_groups(group)
-            self._next_choices[key] = [EMPTY_CHOICE, *((s.pk, sub_group_label(s)) for s in targets)]
+            self._next_choices[key] = [EMPTY_CHOICE, *((s.pk, self.sub_group_label(s)) for s in targets)]
         return self._next_choices[key]
+
+    def sub_group_label(self, sub_group: OptionSubGroup) -> str:
+        return sub_group_label(sub_group, [o.value for o in self.options_of.get(sub_group.pk, ())])
 
     def _next_group_sub_groups(self, group: OptionGroup) -> list[OptionSubGroup]:
         if group.parent_option_id is not None:  # no relate_option_groups inside added groups
