@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from .. import services
 from ..models import Product
@@ -31,7 +32,8 @@ class ProductTools:
         view = self.admin_site.admin_view
         return [
             path("import/", view(self.import_view), name="catalog_product_import"),
-            path("<int:pk>/preview/", view(self.preview_view), name="catalog_product_preview"),
+            # framed by the tree editor's dialog: same origin only (every other admin page: DENY)
+            path("<int:pk>/preview/", view(xframe_options_sameorigin(self.preview_view)), name="catalog_product_preview"),
             path("<int:pk>/grid/", view(self.grid_view), name="catalog_product_grid"),
             path("<int:pk>/grid.csv", view(self.grid_csv_view), name="catalog_product_grid_csv"),
             path("<int:pk>/combinations/", view(self.combinations_view), name="catalog_product_combinations"),

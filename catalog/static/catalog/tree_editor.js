@@ -72,15 +72,11 @@
       document.getElementById("tree-preview").close();
     }
   });
+  // a group added with "add another" (a copy of the empty form): nested-admin says so
+  document.addEventListener("formset:added", function (event) {
+    applyAll(event.target);
+  });
   document.addEventListener("DOMContentLoaded", function () {
     applyAll(document);
-    // a group added with "add another" arrives as a copy of the empty form
-    new MutationObserver(function (changes) {
-      changes.forEach(function (change) {
-        change.addedNodes.forEach(function (node) {
-          if (node.nodeType === 1) applyAll(node);
-        });
-      });
-    }).observe(document.getElementById("content-main") || document.body, { childList: true, subtree: true });
   });
 })();
