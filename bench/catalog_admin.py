@@ -4,8 +4,11 @@
 
 Prepares the same database and product as ``bench/option_t1.py`` (``bench:1000``: 1,010 options,
 a 10 × 100 related chain; BENCH_DATABASE_URL, default kp_catalog_bench), logs a superuser in with
-Django's test client and GETs the product's change page ``--rounds`` times, then POSTs the page
-back unchanged once (what "Save" sends). Prints queries, response size and wall time of each.
+Django's test client and GETs the product's change page (the option tree editor) ``--rounds``
+times, then POSTs the page back unchanged ``--rounds`` times (what "Save" sends), then POSTs it
+with one rule broken ``--rounds`` times (a SELECT sub-group picking two: refused, the page comes
+back with the error at its field, two passes). Prints queries, response size and wall time of
+each, and the range of each kind.
 """
 
 from __future__ import annotations
@@ -55,23 +58,32 @@ def main() -> int:
     url = reverse("admin:catalog_product_change", args=[product.pk])
     print(f"{PRODUCT}: {Option.objects.filter(product=product).count()} options")
     html = ""
-    for i in range(args.rounds):
-        t0 = time.perf_counter()
-        with CaptureQueriesContext(connection) as queries:
-            r = client.get(url)
-        took = time.perf_counter() - t0
-        html = r.content.decode()
-        print(
-            f"GET  #{i + 1}: HTTP {r.status_code}, {len(queries)} queries, {len(r.content):,} bytes, {took:.2f} s"
-        )
+    ranges: dict[str, list[tuple[int, float]]] = {}
+
+    def measure(kind: str, call) -> str:
+        for i in range(args.rounds):
+            t0 = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                r = call()
+            took = time.perf_counter() - t0
+            ranges.setdefault(kind, []).append((len(queries), took))
+            print(f"{kind} #{i + 1}: HTTP {r.status_code}, {len(queries)} queries, {len(r.content):,} bytes, {took:.2f} s")
+        return r.content.decode()
+
+    html = measure("GET", lambda: client.get(url))
     data = form_data(html)
-    t0 = time.perf_counter()
-    with CaptureQueriesContext(connection) as queries:
-        r = client.post(url, data)
-    took = time.perf_counter() - t0
-    print(
-        f"POST (unchanged, {len(data):,} fields): HTTP {r.status_code}, {len(queries)} queries, {took:.2f} s"
-    )
+    print(f"(the page posts {len(data):,} fields)")
+    measure("POST unchanged", lambda: client.post(url, data))
+    broken = dict(data)
+    sub_group = next(n for n, v in data.items() if n.endswith("-sub_group_id") and v == "c3:사이즈")
+    broken[sub_group.replace("-sub_group_id", "-max_select")] = "2"
+    page = measure("POST refused", lambda: client.post(url, broken))
+    assert "SELECT picks one" in page, "the refused save did not say why"
+    print()
+    for kind, runs in ranges.items():
+        counts = sorted({q for q, _ in runs})
+        times = [t for _, t in runs]
+        print(f"{kind}: {'/'.join(map(str, counts))} queries, {min(times):.2f}–{max(times):.2f} s")
     return 0
 
 

@@ -293,3 +293,52 @@ def option_paths(product_pk: int) -> dict[int, str]:
     for group in tree.groups:
         visit(group)
     return paths
+
+
+# --- the admin's tools ---------------------------------------------------------------------------
+
+
+def grid_rows(*, product_pk: int, leaves_only: bool, query: str = "") -> list[dict]:
+    """The rows of the admin's price and stock grid: ``{"option", "path"}`` in tree order, only the
+    options that end a choice when ``leaves_only``, only paths containing ``query`` (any case)."""
+    paths = option_paths(product_pk)
+    options = Option.objects.filter(product_id=product_pk).select_related("sub_group__group").order_by(
+        "sub_group__group__position", "sub_group__group_id", "sub_group__position", "sub_group_id", "position", "id"
+    )
+    if leaves_only:
+        options = options.filter(relations__isnull=True)
+    rows = [{"option": o, "path": paths.get(o.pk, o.value)} for o in options]
+    if query:
+        rows = [r for r in rows if query.lower() in r["path"].lower()]
+    return rows
+
+
+def preview_rows(tree: LoadedTree, *, unit_price: int) -> list[dict]:
+    """The T1 preview's table: each path through the chain with its added price, unit price, the
+    last choice's stock ("∞": unlimited) and extra."""
+    rows = []
+    for steps, _last in chain_paths(tree):
+        leaf = steps[-1][1]
+        add = sum(o.add_price or 0 for _g, o in steps)
+        rows.append(
+            {
+                "steps": " → ".join(f"{g.name}={o.value}" for g, o in steps),
+                "add_price": add,
+                "unit": unit_price + add,
+                "stock": "∞" if leaf.stock is None else leaf.stock,
+                "extra": leaf.extra or "",
+            }
+        )
+    return rows
+
+
+def current_axes(tree: LoadedTree) -> list[str]:
+    """The combination generator's axes as the tree holds them now ("name: a, b" per choice group)."""
+    axes = []
+    for group in tree.groups:
+        if group.type in ("SELECT", "MULTI_SELECT"):
+            values: list[str] = []
+            for s in group.sub_groups:
+                values.extend(o.value for o in s.options if o.value not in values)
+            axes.append(f"{group.name}: {', '.join(values)}")
+    return axes

@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .tree_problems import Problem, TreeInvalid
+
 TYPES = ("SELECT", "MULTI_SELECT", "TEXT", "NUMBERS", "INTEGER", "DATE")
 CHOICE_TYPES = ("SELECT", "MULTI_SELECT")
 ANSWER_TYPES = ("TEXT", "NUMBERS", "INTEGER", "DATE")
@@ -63,21 +65,17 @@ TYPE_FIELDS = {
 }
 
 
-class TreeInvalid(Exception):
-    """An option tree broke the rules; ``errors`` says how, one message per problem."""
-
-    def __init__(self, errors: list[str]):
-        super().__init__("; ".join(errors))
-        self.errors = errors
-
-
 def check_tree(data: Any) -> None:
-    errors = tree_errors(data)
-    if errors:
-        raise TreeInvalid(errors)
+    problems = tree_problems(data)
+    if problems:
+        raise TreeInvalid([str(p) for p in problems], problems)
 
 
 def tree_errors(data: Any) -> list[str]:
+    return [str(p) for p in tree_problems(data)]
+
+
+def tree_problems(data: Any) -> list[Problem]:
     return _Checker().run(data)
 
 
@@ -95,13 +93,14 @@ class _Group:
 
 class _Checker:
     def __init__(self):
-        self.errors: list[str] = []
+        self.errors: list[Problem] = []
+        self.places: dict[str, tuple] = {}  # a place's label → (group id, sub-group id, option id)
         self.groups: list[_Group] = []
         self.group_ids: dict[str, _Group] = {}
         self.sub_group_ids: dict[str, str] = {}  # sub-group id → label of its place
 
-    def error(self, where: str, message: str) -> None:
-        self.errors.append(f"{where}: {message}" if where else message)
+    def error(self, where: str, message: str, field: str | None = None) -> None:
+        self.errors.append(Problem(message, where, *self.places.get(where, ()), field=field))
 
     # --- scalars -------------------------------------------------------------------------------
 
@@ -109,17 +108,17 @@ class _Checker:
         value = obj.get(key)
         if value is None:
             if required:
-                self.error(where, f"'{key}' 값이 필요합니다 ({key} is required)")
+                self.error(where, f"'{key}' 값이 필요합니다 ({key} is required)", key)
             return None
         if not isinstance(value, str):
-            self.error(where, f"'{key}'는 문자열이어야 합니다 ({key} must be a string)")
+            self.error(where, f"'{key}'는 문자열이어야 합니다 ({key} must be a string)", key)
             return None
         if "\x00" in value:
-            self.error(where, f"'{key}'에 NUL 문자를 쓸 수 없습니다 ({key} must not contain NUL characters)")
+            self.error(where, f"'{key}'에 NUL 문자를 쓸 수 없습니다 ({key} must not contain NUL characters)", key)
         if required and not value.strip():
-            self.error(where, f"'{key}' 값이 비어 있습니다 ({key} must not be empty)")
+            self.error(where, f"'{key}' 값이 비어 있습니다 ({key} must not be empty)", key)
         if len(value) > max_len:
-            self.error(where, f"'{key}'가 너무 깁니다 (최대 {max_len}자; {key} longer than {max_len})")
+            self.error(where, f"'{key}'가 너무 깁니다 (최대 {max_len}자; {key} longer than {max_len})", key)
         return value
 
     def number(self, obj: dict, key: str, where: str, *, low: int = 0, high: int = MAX_INT) -> int | None:
@@ -129,44 +128,44 @@ class _Checker:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(where, f"'{key}'는 정수여야 합니다 ({key} must be a whole number)")
+            self.error(where, f"'{key}'는 정수여야 합니다 ({key} must be a whole number)", key)
             return None
         if value < low:
             if low == 0:
-                self.error(where, f"'{key}'는 0 이상이어야 합니다 ({key} must not be negative)")
+                self.error(where, f"'{key}'는 0 이상이어야 합니다 ({key} must not be negative)", key)
             else:
-                self.error(where, f"'{key}'는 {low} 이상이어야 합니다 ({key} must be at least {low})")
+                self.error(where, f"'{key}'는 {low} 이상이어야 합니다 ({key} must be at least {low})", key)
             return None
         if value > high:
-            self.error(where, f"'{key}'가 너무 큽니다 ({key} above {high})")
+            self.error(where, f"'{key}'가 너무 큽니다 ({key} above {high})", key)
             return None
         return value
 
     def bounds(self, where: str, low_key: str, low: int | None, high_key: str, high: int | None) -> None:
         if low is not None and high is not None and low > high:
             self.error(
-                where, f"'{low_key}'({low})가 '{high_key}'({high})보다 큽니다 ({low_key} exceeds {high_key})"
+                where, f"'{low_key}'({low})가 '{high_key}'({high})보다 큽니다 ({low_key} exceeds {high_key})", low_key
             )
 
     def items(self, obj: dict, key: str, where: str, *, required: bool) -> list:
         value = obj.get(key)
         if value is None:
             if required:
-                self.error(where, f"'{key}' 목록이 필요합니다 ({key} is required)")
+                self.error(where, f"'{key}' 목록이 필요합니다 ({key} is required)", key)
             return []
         if not isinstance(value, list):
-            self.error(where, f"'{key}'는 목록이어야 합니다 ({key} must be a list)")
+            self.error(where, f"'{key}'는 목록이어야 합니다 ({key} must be a list)", key)
             return []
         good = [item for item in value if isinstance(item, dict)]
         if len(good) != len(value):
-            self.error(where, f"'{key}'의 항목은 객체여야 합니다 ({key} items must be objects)")
+            self.error(where, f"'{key}'의 항목은 객체여야 합니다 ({key} items must be objects)", key)
         return good
 
     # --- the tree ------------------------------------------------------------------------------
 
-    def run(self, data: Any) -> list[str]:
+    def run(self, data: Any) -> list[Problem]:
         if not isinstance(data, dict):
-            return ["옵션 트리는 JSON 객체여야 합니다 (the tree must be a JSON object: an OptionResponse)"]
+            return [Problem("옵션 트리는 JSON 객체여야 합니다 (the tree must be a JSON object: an OptionResponse)")]
         where = "상품"
         self.text(data, "id", where, required=True, max_len=LEN["product_id"])
         self.text(data, "name", where, required=True, max_len=LEN["product_name"])
@@ -195,6 +194,7 @@ class _Checker:
     def group(self, group: dict, *, top_level: bool, index: int, depth: int) -> None:
         gid = group.get("id")
         where = group_label(gid) if isinstance(gid, str) and gid else f"{index + 1}번째 그룹"
+        self.places[where] = (gid if isinstance(gid, str) else None,)
         gid = self.text(group, "id", where, required=True, max_len=LEN["group_id"])
         self.text(group, "name", where, required=True, max_len=LEN["group_name"])
         self.text(group, "description", where, required=False, max_len=LEN["description"])
@@ -202,37 +202,40 @@ class _Checker:
         entry = _Group(group, where, top_level, index if top_level else -1)
         if gid:
             if gid in self.group_ids:
-                self.error(where, "그룹 ID가 중복됩니다 (group ids must be unique within the product)")
+                self.error(where, "그룹 ID가 중복됩니다 (group ids must be unique within the product)", "id")
             else:
                 self.group_ids[gid] = entry
         self.groups.append(entry)
         required = group.get("required")
         if required is not None and not isinstance(required, bool):
-            self.error(where, "'required'는 true/false여야 합니다 (required must be a boolean)")
+            self.error(where, "'required'는 true/false여야 합니다 (required must be a boolean)", "required")
         kind = group.get("type")
         if kind not in TYPES:
-            self.error(where, f"'type'은 {', '.join(TYPES)} 중 하나여야 합니다 (unknown type {kind!r})")
+            self.error(where, f"'type'은 {', '.join(TYPES)} 중 하나여야 합니다 (unknown type {kind!r})", "type")
             return
         for key, types in TYPE_FIELDS.items():
             if group.get(key) is not None and kind not in types:
-                self.error(where, f"'{key}'는 {'/'.join(types)} 그룹에만 씁니다 ({key} does not apply to {kind})")
+                self.error(where, f"'{key}'는 {'/'.join(types)} 그룹에만 씁니다 ({key} does not apply to {kind})", key)
         if kind == "NUMBERS":
             low = self.number(group, "min_length", where, low=1, high=100)
             high = self.number(group, "max_length", where, low=1, high=100)
             if group.get("min_length") is None or group.get("max_length") is None:
-                self.error(where, "NUMBERS 그룹에는 min_length와 max_length가 필요합니다 (NUMBERS needs both lengths)")
+                missing = "min_length" if group.get("min_length") is None else "max_length"
+                self.error(where, "NUMBERS 그룹에는 min_length와 max_length가 필요합니다 (NUMBERS needs both lengths)", missing)
             self.bounds(where, "min_length", low, "max_length", high)
         if kind == "INTEGER":
             low = self.number(group, "min_value", where, low=-MAX_PRICE, high=MAX_PRICE)
             high = self.number(group, "max_value", where, low=-MAX_PRICE, high=MAX_PRICE)
             if group.get("min_value") is None or group.get("max_value") is None:
-                self.error(where, "INTEGER 그룹에는 min_value와 max_value가 필요합니다 (INTEGER needs both bounds)")
+                missing = "min_value" if group.get("min_value") is None else "max_value"
+                self.error(where, "INTEGER 그룹에는 min_value와 max_value가 필요합니다 (INTEGER needs both bounds)", missing)
             self.bounds(where, "min_value", low, "max_value", high)
         if kind in ANSWER_TYPES:
             if group.get("option_sub_groups"):
                 self.error(
                     where,
                     f"{kind} 그룹은 하위그룹(option_sub_groups)을 가질 수 없습니다 ({kind} groups carry no sub-groups)",
+                    "type",
                 )
             return
         sub_groups = self.items(group, "option_sub_groups", where, required=True)
@@ -244,10 +247,11 @@ class _Checker:
     def sub_group(self, sub_group: dict, group_where: str, kind: str, *, depth: int) -> None:
         sid = sub_group.get("id")
         where = f"{group_where} › 하위그룹 '{sid}'"
+        self.places[where] = (*self.places.get(group_where, (None,))[:1], sid if isinstance(sid, str) else None)
         sid = self.text(sub_group, "id", where, required=True, max_len=LEN["sub_group_id"])
         if sid:
             if sid in self.sub_group_ids:
-                self.error(where, "하위그룹 ID가 중복됩니다 (sub-group ids must be unique within the product)")
+                self.error(where, "하위그룹 ID가 중복됩니다 (sub-group ids must be unique within the product)", "id")
             else:
                 self.sub_group_ids[sid] = where
         options = self.items(sub_group, "options", where, required=True)
@@ -258,24 +262,25 @@ class _Checker:
         low_, high_ = 1 if low is None else low, 1 if high is None else high
         self.bounds(where, "min_select", low_, "max_select", high_)
         if kind == "SELECT" and high_ > 1:
-            self.error(where, "SELECT는 하나만 고릅니다: max_select는 1이어야 합니다 (SELECT picks one)")
+            self.error(where, "SELECT는 하나만 고릅니다: max_select는 1이어야 합니다 (SELECT picks one)", "max_select")
         if kind == "MULTI_SELECT" and options and low_ > len(options):
-            self.error(where, f"min_select({low_})가 옵션 수({len(options)})보다 큽니다 (min_select above option count)")
+            self.error(where, f"min_select({low_})가 옵션 수({len(options)})보다 큽니다 (min_select above option count)", "min_select")
         seen: set[str] = set()
         for option in options:
             oid = self.option(option, where, depth=depth)
             if oid is None:
                 continue
             if oid in seen:
-                self.error(f"{where} › 옵션 '{oid}'", "옵션 ID가 하위그룹 안에서 중복됩니다 (option ids must be unique within a sub-group)")
+                self.error(f"{where} › 옵션 '{oid}'", "옵션 ID가 하위그룹 안에서 중복됩니다 (option ids must be unique within a sub-group)", "id")
             seen.add(oid)
         default = self.text(sub_group, "default_option_id", where, required=False, max_len=LEN["default_option_id"])
         if default is not None and default not in seen:
-            self.error(where, f"default_option_id '{default}'는 이 하위그룹의 옵션이 아닙니다 (default_option_id must name an option here)")
+            self.error(where, f"default_option_id '{default}'는 이 하위그룹의 옵션이 아닙니다 (default_option_id must name an option here)", "default_option_id")
 
     def option(self, option: dict, sub_where: str, *, depth: int) -> str | None:
         oid = option.get("id")
         where = f"{sub_where} › 옵션 '{oid}'"
+        self.places[where] = (*self.places.get(sub_where, (None, None))[:2], oid if isinstance(oid, str) else None)
         oid = self.text(option, "id", where, required=True, max_len=LEN["option_id"])
         self.text(option, "value", where, required=True, max_len=LEN["value"])
         self.text(option, "extra", where, required=False, max_len=LEN["extra"])
@@ -287,10 +292,10 @@ class _Checker:
         for relation in self.items(option, "relate_option_groups", where, required=False):
             for key in ("group_id", "sub_group_id"):
                 if not isinstance(relation.get(key), str) or not relation.get(key):
-                    self.error(where, f"relate_option_groups의 '{key}'가 필요합니다 (relate_option_groups needs {key})")
+                    self.error(where, f"relate_option_groups의 '{key}'가 필요합니다 (relate_option_groups needs {key})", "relate_option_groups")
         added = self.items(option, "added_option_groups", where, required=False)
         if added and depth >= MAX_ADDED_DEPTH:
-            self.error(where, f"added_option_groups는 {MAX_ADDED_DEPTH}단계까지만 중첩할 수 있습니다 (nested too deep)")
+            self.error(where, f"added_option_groups는 {MAX_ADDED_DEPTH}단계까지만 중첩할 수 있습니다 (nested too deep)", "added_option_groups")
             return oid
         for group in added:
             self.group(group, top_level=False, index=-1, depth=depth + 1)
@@ -312,24 +317,24 @@ class _Checker:
                         continue
                     where = f"{sub_where} › 옵션 '{option['id']}'"
                     if not group.top_level:
-                        self.error(where, "추가 그룹(added_option_groups) 안에서는 연관 옵션을 쓸 수 없습니다 (no relate_option_groups inside added groups)")
+                        self.error(where, "추가 그룹(added_option_groups) 안에서는 연관 옵션을 쓸 수 없습니다 (no relate_option_groups inside added groups)", "relate_option_groups")
                         continue
                     if len(relations) > 1:
-                        self.error(where, "연관 옵션은 다음 그룹의 하위그룹 하나만 가리킬 수 있습니다 (one related sub-group per option: one chain only)")
+                        self.error(where, "연관 옵션은 다음 그룹의 하위그룹 하나만 가리킬 수 있습니다 (one related sub-group per option: one chain only)", "relate_option_groups")
                         continue
                     tgid, tsid = relations[0]["group_id"], relations[0]["sub_group_id"]
                     target = self.group_ids.get(tgid)
                     if target is None:
-                        self.error(where, f"연관 옵션이 가리키는 그룹 '{tgid}'이(가) 없습니다 (related group does not exist)")
+                        self.error(where, f"연관 옵션이 가리키는 그룹 '{tgid}'이(가) 없습니다 (related group does not exist)", "relate_option_groups")
                         continue
                     if not target.top_level:
-                        self.error(where, f"연관 옵션은 추가 그룹 '{tgid}'을(를) 가리킬 수 없습니다 (related target must be a first-level group)")
+                        self.error(where, f"연관 옵션은 추가 그룹 '{tgid}'을(를) 가리킬 수 없습니다 (related target must be a first-level group)", "relate_option_groups")
                         continue
                     if tsid not in {s["id"] for s in target.data.get("option_sub_groups") or []}:
-                        self.error(where, f"그룹 '{tgid}'에 하위그룹 '{tsid}'이(가) 없습니다 (related sub-group does not exist in that group)")
+                        self.error(where, f"그룹 '{tgid}'에 하위그룹 '{tsid}'이(가) 없습니다 (related sub-group does not exist in that group)", "relate_option_groups")
                         continue
                     if target.index <= group.index:
-                        self.error(where, f"연관 옵션은 뒤에 오는 그룹만 가리킬 수 있습니다: '{tgid}'은(는) '{group.data['id']}'보다 앞에 있습니다 (related target must be a later group)")
+                        self.error(where, f"연관 옵션은 뒤에 오는 그룹만 가리킬 수 있습니다: '{tgid}'은(는) '{group.data['id']}'보다 앞에 있습니다 (related target must be a later group)", "relate_option_groups")
                         continue
                     previous = nexts.setdefault(group.data["id"], tgid)
                     if previous != tgid:
@@ -356,6 +361,7 @@ class _Checker:
                             self.error(
                                 f"{group.label} › 하위그룹 '{sub_group['id']}' › 옵션 '{option['id']}'",
                                 f"연관 옵션이 없습니다: 이 그룹의 모든 옵션은 '{nexts[gid]}' 그룹의 하위그룹을 가리켜야 합니다 (every option of a chain group must point to the next group)",
+                                "relate_option_groups",
                             )
             if gid in targeted:
                 for sub_group in group.data.get("option_sub_groups") or []:

@@ -180,7 +180,8 @@ def test_merchant_edits_a_leaf_on_the_page_of_a_1000_option_product(page, shot, 
 
     product = thousand_option_product()
     admin_login(page, make_staff("merchant", *CATALOG_PERMS))
-    page.goto(f"/admin/catalog/product/{product.pk}/change/")
+    # ~2 s to render on a quiet machine, far more on a loaded one: not a timing test, wait for it
+    page.goto(f"/admin/catalog/product/{product.pk}/change/", timeout=90_000)
     leaf = Option.objects.get(product=product, sub_group__sub_group_id="c9:사이즈", option_id="s99")
     hidden_id = page.locator(f"input[name$='-id'][value='{leaf.pk}']")
     stock = page.locator(f"input[name='{hidden_id.get_attribute('name').removesuffix('-id')}-stock']")

@@ -13,19 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.admin import GroupForm, OptionForm
-from catalog.admin_tree import FAST_RENDERER, AdminTree
+from catalog.admin.fast_widgets import FAST_RENDERER
+from catalog.admin.tree_rows import AdminTree
 from catalog.models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product
 from catalog.selectors import tree_export
 from catalog.services import option_tree_import
-from tests.support.admin_forms import form_data, form_errors
+from tests.support.admin_forms import field_named, form_data, form_errors
 from tests.support.trees import guide_tree, simple_tree, thousand_option_product
-
-
-def field_named(data: dict, suffix: str, value: str) -> str:
-    """The name of the posted field ending in ``suffix`` whose value is ``value``."""
-    names = [n for n, v in data.items() if n.endswith(suffix) and v == value]
-    assert len(names) == 1, (suffix, value, names)
-    return names[0]
 
 
 @pytest.fixture
@@ -237,8 +231,9 @@ def test_change_page_of_a_1000_option_product_is_constant_in_queries_and_reasona
     # a 색상 option leads on to one of the 10 sub-groups of 사이즈; a 사이즈 leaf (last group) nowhere
     c3 = field_named(data, "-option_id", "c3").replace("-option_id", "-next_sub_group")
     choices = picker(html, c3)
-    assert [label for _, label, _ in choices] == ["---------", *(f"사이즈 › c{i}:사이즈" for i in range(10))]
-    assert [label for _, label, selected in choices if selected] == ["사이즈 › c3:사이즈"]
+    # in words: the group's name, the sub-group and its first values
+    assert [label for _, label, _ in choices] == ["---------", *(f"사이즈 › c{i}:사이즈 (s0, s1, s2, …)" for i in range(10))]
+    assert [label for _, label, selected in choices if selected] == ["사이즈 › c3:사이즈 (s0, s1, s2, …)"]
     leaf = next(n for n, v in data.items() if n.endswith("-option_id") and v == "s42")
     assert picker(html, leaf.replace("-option_id", "-next_sub_group")) == [("", "---------", True)]
 

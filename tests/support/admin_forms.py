@@ -1,4 +1,5 @@
-"""Reading the admin's HTML forms back into POST data."""
+"""What a browser would post for an admin page's main form, read from its HTML (for tests and
+bench scripts driving the admin with Django's test client)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ def form_data(html: str) -> dict:
             continue
         out[name] = value
     return out
+
+
+def field_named(data: dict, suffix: str, value: str) -> str:
+    """The name of the posted field ending in ``suffix`` whose value is ``value``."""
+    names = [n for n, v in data.items() if n.endswith(suffix) and v == value]
+    assert len(names) == 1, (suffix, value, names)
+    return names[0]
 
 
 def form_errors(response) -> str:

@@ -11,7 +11,7 @@ row and per rendered picker, weighed 7.9 MB and took over ten seconds. Three cau
   of the next first-level SELECT/MULTI_SELECT group (the tree validator refuses anything else: a
   chain runs from one group to the next), plus the value it holds now. Choices are not validation:
   any sub-group of the product is still accepted and the one tree validator decides, as before.
-- :class:`FastWidgetRenderer` renders the plain inputs and selects of the inline rows in Python,
+- :class:`~catalog.admin.fast_widgets.FastWidgetRenderer` renders the plain inputs and selects of the inline rows in Python,
   byte for byte what Django's widget templates write; through the template engine each of the
   ~12,000 widgets of such a page costs about a millisecond. Any other template goes to Django's.
 """
@@ -21,12 +21,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django import forms
-from django.forms.renderers import DjangoTemplates
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
 
-from .models import Option, OptionGroup, OptionRelation, OptionSubGroup
-from .tree import CHOICE_TYPES
+from ..models import Option, OptionGroup, OptionRelation, OptionSubGroup
+from ..tree import CHOICE_TYPES
 
 EMPTY_CHOICE = ("", "---------")
 
@@ -35,8 +32,12 @@ def _order(row) -> tuple[int, int]:
     return (row.position, row.pk)
 
 
-def sub_group_label(sub_group: OptionSubGroup) -> str:
-    return f"{sub_group.group.group_id} › {sub_group.sub_group_id}"
+def sub_group_label(sub_group: OptionSubGroup, values: list[str] | None = None) -> str:
+    """The chain picker's words for a sub-group: its group's name, its id, its first values."""
+    label = f"{sub_group.group.name} › {sub_group.sub_group_id}"
+    if values:
+        label += f" ({', '.join(values[:3])}{', …' if len(values) > 3 else ''})"
+    return label
 
 
 def option_label(option: Option) -> str:
@@ -103,8 +104,11 @@ class AdminTree:
                 targets = [s for g in self.groups for s in self.sub_groups_of[g.pk]]
             else:
                 targets = self._next_group_sub_groups(group)
-            self._next_choices[key] = [EMPTY_CHOICE, *((s.pk, sub_group_label(s)) for s in targets)]
+            self._next_choices[key] = [EMPTY_CHOICE, *((s.pk, self.sub_group_label(s)) for s in targets)]
         return self._next_choices[key]
+
+    def sub_group_label(self, sub_group: OptionSubGroup) -> str:
+        return sub_group_label(sub_group, [o.value for o in self.options_of.get(sub_group.pk, ())])
 
     def _next_group_sub_groups(self, group: OptionGroup) -> list[OptionSubGroup]:
         if group.parent_option_id is not None:  # no relate_option_groups inside added groups
@@ -152,74 +156,3 @@ class TreeChoiceField(forms.ModelChoiceField):
             if found is not None:
                 return found
         return super().to_python(value)
-
-
-# --- widgets rendered in Python ----------------------------------------------------------------
-
-
-def _attrs(attrs: dict) -> str:
-    # django/forms/widgets/attrs.html
-    out = []
-    for name, value in attrs.items():
-        if value is False:
-            continue
-        out.append(
-            f" {conditional_escape(name)}"
-            if value is True
-            else f' {conditional_escape(name)}="{conditional_escape(str(value))}"'
-        )
-    return "".join(out)
-
-
-def _input(widget: dict) -> str:
-    # django/forms/widgets/input.html
-    value = "" if widget["value"] is None else f' value="{conditional_escape(str(widget["value"]))}"'
-    return f'<input type="{conditional_escape(widget["type"])}" name="{conditional_escape(widget["name"])}"{value}{_attrs(widget["attrs"])}>'
-
-
-def _option(option: dict) -> str:
-    # django/forms/widgets/select_option.html
-    return (
-        f'<option value="{conditional_escape(str(option["value"]))}"{_attrs(option["attrs"])}>'
-        f"{conditional_escape(option['label'])}</option>"
-    )
-
-
-def _select(widget: dict) -> str:
-    # django/forms/widgets/select.html
-    out = [f'<select name="{conditional_escape(widget["name"])}"{_attrs(widget["attrs"])}>']
-    for group_name, group_choices, _index in widget["optgroups"]:
-        if group_name:
-            out.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
-        for option in group_choices:
-            if option["template_name"] != "django/forms/widgets/select_option.html":
-                return None  # not a plain select: let the templates render it
-            out.append(f"\n  {_option(option)}\n")  # select_option.html ends with a newline
-        if group_name:
-            out.append("\n  </optgroup>")
-    out.append("\n</select>")
-    return "".join(out)
-
-
-_PYTHON_TEMPLATES = {
-    **{
-        f"django/forms/widgets/{kind}.html": _input
-        for kind in ("input", "text", "number", "hidden", "checkbox", "email", "url")
-    },
-    "django/forms/widgets/select.html": _select,
-}
-
-
-class FastWidgetRenderer(DjangoTemplates):
-    """Django's form renderer, but the plain inputs and selects are written in Python."""
-
-    def render(self, template_name, context, request=None):
-        write = _PYTHON_TEMPLATES.get(template_name)
-        if write is not None and "widget" in context:
-            html = write(context["widget"])
-            if html is not None:
-                return mark_safe(html)
-        return super().render(template_name, context, request)
-
-
-FAST_RENDERER = FastWidgetRenderer()

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .models import SubscriptionPlan
+from ..models import SubscriptionPlan
 
 
 @admin.register(SubscriptionPlan)
