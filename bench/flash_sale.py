@@ -145,7 +145,7 @@ def main() -> int:
                      str(args.worker_threads), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"])  # fmt: skip
     spawn("beat", [PY, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "WARNING",
                    "--schedule", str(var / "celerybeat-schedule")])  # fmt: skip
-    spawn("server", [str(Path(PY).parent / "gunicorn"), "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"])
+    spawn("server", [str(Path(PY).parent / "gunicorn"), "-c", "gunicorn.conf.py", "config.wsgi:application"])
     runs: list[dict] = []
     failed = 0
     try:

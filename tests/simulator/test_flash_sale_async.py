@@ -56,7 +56,7 @@ def gunicorn_server(celery_worker, fake_kakao):
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "flash-sale-gunicorn.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "kakaoplugin.wsgi:application"],
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "config.wsgi:application"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
