@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MerchantConfig(AppConfig):
     name = "merchant"
-    verbose_name = "Merchant integration API"
+    verbose_name = _("Merchant integration API")
 
     def ready(self) -> None:
         import kakaoplugin.openapi  # noqa: F401  (registers the API key's OpenAPI security scheme)
