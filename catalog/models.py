@@ -11,6 +11,7 @@ omitted from T1 and an import/export round trip is lossless.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .images import validate_product_image
@@ -326,7 +327,7 @@ class SubscriptionPlan(models.Model):
         except ValueError as exc:
             raise ValidationError({"intro_amounts": str(exc)}) from None
         if self.details_shown < 1:
-            raise ValidationError({"details_shown": "at least 1"})
+            raise ValidationError({"details_shown": gettext("at least 1")})
 
     def rule(self):
         from .subscriptions import ScheduleRule, parse_amounts

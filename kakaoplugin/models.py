@@ -9,6 +9,7 @@ from functools import cached_property
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .clients.outbound import UrlRefused, check_public_url
@@ -27,7 +28,7 @@ def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Netw
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
-            raise ValueError(f"'{part}' is not an IP network (CIDR)") from exc
+            raise ValueError(gettext("'%(part)s' is not an IP network (CIDR)") % {"part": part}) from exc
     return networks
 
 
@@ -118,7 +119,7 @@ class KakaoApp(models.Model):
         if not isinstance(self.order_agreements, list) or any(
             not isinstance(a, dict) or not a.get("company") or not a.get("title") for a in self.order_agreements
         ):
-            raise ValidationError({"order_agreements": "a list of {company, title, url} objects"})
+            raise ValidationError({"order_agreements": gettext("a list of {company, title, url} objects")})
 
     @cached_property
     def networks(self):
@@ -199,7 +200,7 @@ def validate_webhook_url(url: str) -> None:
         check_public_url(url, allow_local=settings.WEBHOOK_ALLOW_LOCAL)
     except UrlRefused as exc:
         raise ValidationError(
-            {"url": f"웹훅 주소로 쓸 수 없습니다: {exc} (webhook URLs must be https on a public host)"}
+            {"url": gettext("Not a webhook URL we can use: %(reason)s (webhook URLs must be https on a public host)") % {"reason": exc}}
         ) from None
 
 

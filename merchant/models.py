@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
@@ -73,13 +74,13 @@ class ChatbotSkills(models.Model):
         app = self.kakao_app
         found = []
         if not app.option_plugin_id:
-            found.append("옵션선택 플러그인 id가 없습니다: the products skill shows no “옵션 선택” button")
+            found.append(gettext("The option plugin id is not set: the products skill shows no “옵션 선택” button"))
         if not app.payment_plugin_id:
-            found.append("원클릭결제 플러그인 id가 없습니다: the pay skill answers the not-ready text, no “바로 결제”")
+            found.append(gettext("The payment plugin id is not set: the pay skill answers the not-ready text, no “바로 결제”"))
         if not self.order_status_block_id:
-            found.append("order status block id is empty: paid orders get no “주문 상세” button")
+            found.append(gettext("The order status block id is empty: paid orders get no “주문 상세” button"))
         if self.source == self.Source.CATEGORY and not self.category:
-            found.append("“a category” is chosen but no category is set: the carousel is empty")
+            found.append(gettext("“a category” is chosen but no category is set: the carousel is empty"))
         return found
 
 

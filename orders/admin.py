@@ -149,11 +149,13 @@ class OrderLineInline(admin.TabularInline):
 
 
 class RefundForm(forms.Form):
-    KIND = (("full", "Full: everything still refundable"), ("partial", "Partial: the amounts below"))
-    kind = forms.ChoiceField(choices=KIND, widget=forms.RadioSelect, initial="full")
-    amount = forms.IntegerField(required=False, min_value=1, help_text=_("KRW (partial only)"))
-    tax_free_amount = forms.IntegerField(required=False, min_value=0, help_text=_("KRW, tax-free part (partial only)"))
-    vat_amount = forms.IntegerField(required=False, min_value=0, help_text=_("KRW; empty: (amount − tax free) / 11"))
+    KIND = (("full", _("Full: everything still refundable")), ("partial", _("Partial: the amounts below")))
+    kind = forms.ChoiceField(label=_("refund"), choices=KIND, widget=forms.RadioSelect, initial="full")
+    amount = forms.IntegerField(label=_("amount"), required=False, min_value=1, help_text=_("KRW (partial only)"))
+    tax_free_amount = forms.IntegerField(label=_("tax free amount"), required=False, min_value=0,
+                                         help_text=_("KRW, tax-free part (partial only)"))  # fmt: skip
+    vat_amount = forms.IntegerField(label=_("vat amount"), required=False, min_value=0,
+                                    help_text=_("KRW; empty: (amount − tax free) / 11"))  # fmt: skip
 
     def clean(self):
         cleaned = super().clean()

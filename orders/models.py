@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.fields import EncryptedTextField
@@ -171,9 +172,9 @@ class RemoteAreaRange(models.Model):
         for name in ("zip_from", "zip_to"):
             value = getattr(self, name)
             if not (value.isdigit() and len(value) == 5):
-                raise ValidationError({name: "a 5-digit zip code"})
+                raise ValidationError({name: gettext("a 5-digit zip code")})
         if self.zip_from > self.zip_to:
-            raise ValidationError({"zip_to": "must not be before zip_from"})
+            raise ValidationError({"zip_to": gettext("must not be before zip_from")})
 
 
 # --- orders and payments ---------------------------------------------------------------------

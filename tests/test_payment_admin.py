@@ -48,7 +48,7 @@ def test_full_cancel_from_the_admin_reaches_kakaopay_and_moves_the_order_to_c(st
     assert Option.objects.get(pk=option.pk).stock == 3
     # the intermediate page with the form
     r = staff.post(CHANGELIST, {"action": "refund", "_selected_action": [order.pk]})
-    assert r.status_code == 200 and b"Cancel at KakaoPay" in r.content and order.partner_order_id.encode() in r.content
+    assert r.status_code == 200 and "카카오페이에서 취소" in r.content.decode() and order.partner_order_id.encode() in r.content
     r = refund_post(staff, order, kind="full")
     assert r.status_code == 200 and "취소됨 (C)" in r.content.decode()  # Korean: the default
     (call,) = fake_kakao.calls("cancel")
