@@ -229,7 +229,7 @@ class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
         if image_set is not None:
             parts.append(_link(image_set))
         if obj.duplicate_of_id:
-            parts.append(format_html("duplicate of {}", _link(obj.duplicate_of, f"#{obj.duplicate_of_id}")))
+            parts.append(format_html(gettext("duplicate of {}"), _link(obj.duplicate_of, f"#{obj.duplicate_of_id}")))
         return format_html_join(", ", "{}", ((p,) for p in parts)) if parts else "-"
 
     @admin.display(description=_("headers"))
@@ -245,7 +245,7 @@ class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
     def masked_raw_response_pretty(self, obj):
         if obj.raw_response is None:
             return "-"
-        return format_html("{} keys: {} {}", len(obj.raw_response), ", ".join(sorted(obj.raw_response)), HIDDEN)
+        return format_html(gettext("{} keys: {} {}"), len(obj.raw_response), ", ".join(sorted(obj.raw_response)), HIDDEN)
 
     masked_raw_response_pretty.short_description = _("Kakao's answer (raw)")
 

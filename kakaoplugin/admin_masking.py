@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from .masking import PERSONAL_CONTAINERS, can_see_personal_data, mask_leaf, mask_personal
 
-HIDDEN = "(hidden: needs the “see personal data” permission)"
+HIDDEN = gettext_lazy("(hidden: needs the “see personal data” permission)")
 
 
 def pretty_json(value) -> str:

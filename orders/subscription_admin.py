@@ -93,8 +93,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def rule_shown(self, obj):
         r = obj.rule
         intro = ", ".join(str(a) for a in r.get("intro_amounts") or []) or "-"
-        periods = r.get("periods") or "until cancelled"
-        return f"every {r['interval']} {r['cycle']}; intro {intro}; then {r['amount']}; payments: {periods}"
+        periods = r.get("periods") or gettext("until cancelled")
+        return gettext("every %(interval)s %(cycle)s; intro %(intro)s; then %(amount)s; payments: %(periods)s") % {
+            "interval": r["interval"], "cycle": r["cycle"], "intro": intro, "amount": r["amount"], "periods": periods,
+        }
 
     @admin.display(description=_("next charge (Asia/Seoul)"))
     def next_charge(self, obj):

@@ -43,6 +43,7 @@ def test_a_korean_browser_sees_korean_and_switches_to_english(page, shot, kakao_
 
     page.goto("/admin/orders/order/")
     assert page.locator("#content h1").inner_text() == "변경할 주문 선택"
+    assert page.locator(".breadcrumbs").inner_text().split(" › ") == ["홈", "주문과 결제", "주문"]
     assert page.locator("#changelist-filter summary", has_text="확인 필요").count() == 1
     shot("orders-ko")
 
