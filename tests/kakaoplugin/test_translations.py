@@ -243,3 +243,14 @@ def test_plugin_answers_do_not_follow_the_language(superuser_client, plugin_base
     assert translation.get_language() == settings.LANGUAGE_CODE  # the thread went back to Korean
     assert malformed_t2() == plain
     assert malformed_t2(HTTP_ACCEPT_LANGUAGE="en") == plain
+
+
+def test_the_hot_reads_never_meet_the_language_middleware(client, plugin_base):
+    """Option T1 and payment T4 are answered by the gate above the language middleware: whatever
+    the request asks, no language is chosen for them (no Content-Language, no Vary on it)."""
+    for path in ("options?id=nothing-here", "order/status?partner_order_id=nothing-here"):
+        r = client.get(f"{plugin_base}{path}", HTTP_ACCEPT_LANGUAGE="en")
+        assert r["Content-Type"].startswith("application/json"), r.content
+        assert "Content-Language" not in r and "Accept-Language" not in r.get("Vary", ""), path
+    admin_page = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE="en")
+    assert admin_page["Content-Language"] == "en" and "Accept-Language" in admin_page["Vary"]
