@@ -16,6 +16,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.admin_masking import HIDDEN, PersonalDataMixin
 from kakaoplugin.masking import can_see_personal_data
@@ -104,7 +106,7 @@ class LocationInline(PersonalDataMixin, ReadOnlyMixin, admin.TabularInline):
     personal_fields = ("land_address_name", "road_address_name", "detail", "latitude", "longitude")
     can_delete = False
 
-    @admin.display(description="event")
+    @admin.display(description=_("event"))
     def event_link(self, obj):
         return _link(obj.event)
 
@@ -118,11 +120,11 @@ class ImageSetInline(PersonalDataMixin, ReadOnlyMixin, admin.TabularInline):
     personal_fields = ("thumbnails",)
     can_delete = False
 
-    @admin.display(description="set")
+    @admin.display(description=_("set"))
     def set_link(self, obj):
         return _link(obj)
 
-    @admin.display(description="images")
+    @admin.display(description=_("images"))
     def thumbnails(self, obj):
         return _thumbnails(obj.images.all())
 
@@ -167,15 +169,15 @@ class MemberProfileAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = fields
     personal_fields = MemberProfileInline.personal_fields
 
-    @admin.display(description="member", ordering="customer__app_user_id")
+    @admin.display(description=_("member"), ordering="customer__app_user_id")
     def member(self, obj):
         return _link(obj.customer, obj.customer.app_user_id)
 
-    @admin.display(description="Kakao app")
+    @admin.display(description=_("Kakao app"))
     def kakao_app(self, obj):
         return obj.customer.kakao_app.name
 
-    @admin.display(description="CI", boolean=True)
+    @admin.display(description=_("CI"), boolean=True)
     def has_ci(self, obj):
         return bool(obj.ci_hash)
 
@@ -211,11 +213,11 @@ class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # the log is evidence; the retention purge empties payloads instead
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def short_error(self, obj):
         return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
 
-    @admin.display(description="produced")
+    @admin.display(description=_("produced"))
     def produced(self, obj):
         parts = []
         if obj.customer_id:
@@ -227,14 +229,14 @@ class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
         if image_set is not None:
             parts.append(_link(image_set))
         if obj.duplicate_of_id:
-            parts.append(format_html("duplicate of {}", _link(obj.duplicate_of, f"#{obj.duplicate_of_id}")))
+            parts.append(format_html(gettext("duplicate of {}"), _link(obj.duplicate_of, f"#{obj.duplicate_of_id}")))
         return format_html_join(", ", "{}", ((p,) for p in parts)) if parts else "-"
 
-    @admin.display(description="headers")
+    @admin.display(description=_("headers"))
     def headers_pretty(self, obj):
         return _pretty(obj.headers)
 
-    @admin.display(description="Kakao's answer (raw)")
+    @admin.display(description=_("Kakao's answer (raw)"))
     def raw_response_pretty(self, obj):
         if obj.raw_response is None:
             return "-"
@@ -243,15 +245,20 @@ class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
     def masked_raw_response_pretty(self, obj):
         if obj.raw_response is None:
             return "-"
-        return format_html("{} keys: {} {}", len(obj.raw_response), ", ".join(sorted(obj.raw_response)), HIDDEN)
+        return format_html(gettext("{} keys: {} {}"), len(obj.raw_response), ", ".join(sorted(obj.raw_response)), HIDDEN)
 
-    masked_raw_response_pretty.short_description = "Kakao's answer (raw)"
+    masked_raw_response_pretty.short_description = _("Kakao's answer (raw)")
 
-    @admin.action(description="Fetch again (failed events)", permissions=["refetch"])
+    @admin.action(description=_("Fetch again (failed events)"), permissions=["refetch"])
     def fetch_again(self, request, queryset):
         queued = sum(services.callback_event_fetch_again(event=event) for event in queryset)
         skipped = queryset.count() - queued
-        self.message_user(request, f"Queued {queued} event(s) again; {skipped} not failed, left alone.", messages.INFO)
+        self.message_user(
+            request,
+            gettext("Queued %(queued)d event(s) again; %(skipped)d not failed, left alone.")
+            % {"queued": queued, "skipped": skipped},
+            messages.INFO,
+        )
 
 
 @admin.register(LocationRecord)
@@ -273,7 +280,7 @@ class SecureImageInline(PersonalDataMixin, ReadOnlyMixin, admin.TabularInline):
     readonly_fields = fields
     personal_fields = ("thumbnail",)
 
-    @admin.display(description="image")
+    @admin.display(description=_("image"))
     def thumbnail(self, obj):
         return _thumbnails([obj])
 
@@ -289,7 +296,7 @@ class SecureImageSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
     inlines = [SecureImageInline]
     actions = ["download_again"]
 
-    @admin.display(description="stored / total")
+    @admin.display(description=_("stored / total"))
     def counts(self, obj):
         statuses = [i.status for i in obj.images.all()]
         return f"{statuses.count(SecureImage.Status.STORED)} / {len(statuses)}"
@@ -297,10 +304,10 @@ class SecureImageSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images")
 
-    @admin.action(description="Download failed images again (before they expire)", permissions=["refetch"])
+    @admin.action(description=_("Download failed images again (before they expire)"), permissions=["refetch"])
     def download_again(self, request, queryset):
         queued = sum(services.secure_image_set_download_again(image_set=s) for s in queryset)
-        self.message_user(request, f"Queued {queued} image(s) again.", messages.INFO)
+        self.message_user(request, gettext("Queued %(queued)d image(s) again.") % {"queued": queued}, messages.INFO)
 
 
 @admin.register(SecureImage)

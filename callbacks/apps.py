@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class CallbacksConfig(AppConfig):
     name = "callbacks"
-    verbose_name = "Inbound callbacks and Kakao Sync"
+    verbose_name = _("Inbound callbacks and Kakao Sync")
 
     def ready(self) -> None:
         from celery.schedules import crontab

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CatalogConfig(AppConfig):
     name = "catalog"
-    verbose_name = "Catalog and option trees"
+    verbose_name = _("Catalog and option trees")
 
     def ready(self) -> None:
         from kakaoplugin.gate import register_fast_path

@@ -1,34 +1,24 @@
+"""The Kakao apps' and members' admin; the other kakaoplugin models' admins are in admin_*.py."""
+
 from __future__ import annotations
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from .admin_masking import PersonalDataMixin, pretty_json
+# The other models' admins, registered on import: API keys, webhooks, inbound calls and the outbox.
+from . import admin_calls, admin_webhooks  # noqa: F401
 from .fields import mask
-from .masking import can_see_personal_data, mask_personal, mask_personal_text
-from .models import (
-    Customer,
-    InboundCall,
-    KakaoApp,
-    OutboxMessage,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from .models import Customer, KakaoApp
 from .plugin_paths import LABELS, payment_redirect_patterns, plugin_urls
-from .services import (
-    SECRET_FIELDS,
-    customer_set_blocked,
-    kakao_app_rotate_plugin_key,
-    webhook_endpoint_create,
-    webhook_endpoint_rotate_secret,
-    webhook_resend,
-)
+from .services import SECRET_FIELDS, customer_set_blocked, kakao_app_rotate_plugin_key
 
-admin.site.site_header = "Kakao TalkBiz plugin backend"
-admin.site.site_title = "TalkBiz plugins"
+admin.site.site_header = _("Kakao TalkBiz plugin backend")
+admin.site.site_title = _("TalkBiz plugins")
+admin.site.index_title = _("Site administration")
 
 # Write-only in the admin: never rendered after they are saved, to anyone (masked, "replace" input).
 ADMIN_SECRET_FIELDS = ("rest_api_key", *SECRET_FIELDS)
@@ -57,8 +47,10 @@ class KakaoAppForm(forms.ModelForm):
             if self.instance.pk or name != "rest_api_key":
                 field.required = False  # the REST API key is required once, when the app is made
             current = getattr(self.instance, name, "") if self.instance.pk else ""
-            state = f"set ({mask(current)})" if current else "not set"
-            field.help_text = f"Currently {state}. Leave blank to keep; type a new value to replace."
+            state = gettext("set (%(masked)s)") % {"masked": mask(current)} if current else gettext("not set")
+            field.help_text = gettext("Currently %(state)s. Leave blank to keep; type a new value to replace.") % {
+                "state": state
+            }
 
     def clean(self):
         cleaned = super().clean()
@@ -71,7 +63,7 @@ class KakaoAppForm(forms.ModelForm):
 def _masked_secret(name: str):
     def display(self, obj):
         value = getattr(obj, name, "")
-        return f"set ({mask(value)})" if value else "not set"
+        return gettext("set (%(masked)s)") % {"masked": mask(value)} if value else gettext("not set")
 
     display.short_description = KakaoApp._meta.get_field(name).verbose_name
     return display
@@ -87,9 +79,9 @@ class KakaoAppAdmin(admin.ModelAdmin):
     actions = ["rotate_plugin_key"]
     fieldsets = (
         (None, {"fields": ("name", "environment", "kakao_app_id", "is_active")}),
-        ("Kakao", {"fields": ("rest_api_key", "kakao_client_secret")}),
+        (_("Kakao"), {"fields": ("rest_api_key", "kakao_client_secret")}),
         (
-            "KakaoPay",
+            _("KakaoPay"),
             {
                 "fields": (
                     "kakaopay_api",
@@ -106,7 +98,7 @@ class KakaoAppAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Plugin ids (from Kakao's plugin admin center)",
+            _("Plugin ids (from Kakao's plugin admin center)"),
             {
                 "fields": (
                     "option_plugin_id",
@@ -118,8 +110,8 @@ class KakaoAppAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Plugin URLs", {"fields": ("allowed_networks", "masked_plugin_key", "plugin_key_rotated_at", "plugin_url_list")}),
-        ("History", {"fields": ("created_at", "updated_at")}),
+        (_("Plugin URLs"), {"fields": ("allowed_networks", "masked_plugin_key", "plugin_key_rotated_at", "plugin_url_list")}),
+        (_("History"), {"fields": ("created_at", "updated_at")}),
     )
 
     def _swapped(self, request, obj, names):
@@ -141,15 +133,15 @@ class KakaoAppAdmin(admin.ModelAdmin):
             names += [f"masked_{n}" for n in ADMIN_SECRET_FIELDS]
         return names
 
-    @admin.display(description="plugin key")
+    @admin.display(description=_("plugin key"))
     def masked_plugin_key(self, obj: KakaoApp) -> str:
-        return mask(obj.plugin_key) if obj.pk else "(made on save)"
+        return mask(obj.plugin_key) if obj.pk else gettext("(made on save)")
 
-    @admin.display(description="URLs to register with Kakao")
+    @admin.display(description=_("URLs to register with Kakao"))
     def plugin_url_list_hidden(self, obj: KakaoApp) -> str:
-        return "(hidden: needs the “see plugin URLs” permission; they hold the plugin key)"
+        return gettext("(hidden: needs the “see plugin URLs” permission; they hold the plugin key)")
 
-    @admin.display(description="URLs to register with Kakao")
+    @admin.display(description=_("URLs to register with Kakao"))
     def plugin_url_list(self, obj: KakaoApp):
         if not obj.pk:
             return "-"
@@ -162,13 +154,13 @@ class KakaoAppAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><td>{}</td><td><code>{}</code></td></tr>", ((LABELS[k], v) for k, v in urls.items())),
         )
 
-    @admin.action(description="Rotate the plugin key (all plugin URLs change)", permissions=["change"])
+    @admin.action(description=_("Rotate the plugin key (all plugin URLs change)"), permissions=["change"])
     def rotate_plugin_key(self, request, queryset):
         for app in queryset:
             kakao_app_rotate_plugin_key(kakao_app=app)
         self.message_user(
             request,
-            f"Rotated {queryset.count()} plugin key(s). Register the new URLs with Kakao.",
+            gettext("Rotated %(count)d plugin key(s). Register the new URLs with Kakao.") % {"count": queryset.count()},
             messages.WARNING,
         )
 
@@ -185,168 +177,12 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     actions = ["block", "unblock"]
 
-    @admin.action(description="Block (payments answer 401)", permissions=["change"])
+    @admin.action(description=_("Block (payments answer 401)"), permissions=["change"])
     def block(self, request, queryset):
         for customer in queryset:
             customer_set_blocked(customer=customer, blocked=True, reason=f"blocked by {request.user}")
 
-    @admin.action(description="Unblock", permissions=["change"])
+    @admin.action(description=_("Unblock"), permissions=["change"])
     def unblock(self, request, queryset):
         for customer in queryset:
             customer_set_blocked(customer=customer, blocked=False)
-
-
-class WebhookAttemptInline(admin.TabularInline):
-    model = WebhookAttempt
-    extra = 0
-    can_delete = False
-    readonly_fields = ("number", "at", "status_code", "error", "duration_ms")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ("url", "kakao_app", "event_types", "is_active", "created_at")
-    list_filter = ("kakao_app", "is_active")
-    readonly_fields = ("signing_secret", "created_at")
-    fields = ("kakao_app", "url", "event_types", "is_active", "signing_secret", "created_at")
-    actions = ["rotate_secret"]
-
-    @admin.display(description="signing secret")
-    def signing_secret(self, obj: WebhookEndpoint) -> str:
-        # shown once, in a message, when made or rotated; never rendered again
-        return f"set ({mask(obj.secret)})" if obj.pk else "(made on save, shown once)"
-
-    def _show_once(self, request, endpoint: WebhookEndpoint) -> None:
-        self.message_user(
-            request,
-            format_html("Signing secret of {} (shown this once, copy it now): <code>{}</code>", endpoint.url, endpoint.secret),
-            messages.WARNING,
-        )
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            made = webhook_endpoint_create(
-                kakao_app=obj.kakao_app, url=obj.url, event_types=obj.event_types or []
-            )
-            obj.pk, obj.secret = made.pk, made.secret
-            obj._state.adding = False
-            if not obj.is_active:
-                WebhookEndpoint.objects.filter(pk=obj.pk).update(is_active=False)
-            self._show_once(request, made)
-            return
-        super().save_model(request, obj, form, change)
-
-    @admin.action(description="Rotate the signing secret (shown once)", permissions=["change"])
-    def rotate_secret(self, request, queryset):
-        for endpoint in queryset:
-            self._show_once(request, webhook_endpoint_rotate_secret(endpoint=endpoint))
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(PersonalDataMixin, admin.ModelAdmin):
-    list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at")
-    list_filter = ("status", "endpoint__kakao_app", "event__type")
-    search_fields = ("event__id", "endpoint__url")
-    readonly_fields = (
-        "event", "endpoint", "status", "attempts", "next_attempt_at", "give_up_at", "last_status_code",
-        "last_error", "delivered_at", "created_at", "payload",
-    )  # fmt: skip
-    inlines = [WebhookAttemptInline]
-    actions = ["resend"]
-    personal_fields = ("payload",)
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.display(description="payload")
-    def payload(self, obj: WebhookDelivery):
-        return pretty_json(obj.event.payload)
-
-    @admin.display(description="payload (personal data masked)")
-    def masked_payload(self, obj: WebhookDelivery):
-        return pretty_json(mask_personal(obj.event.payload))
-
-    @admin.action(description="Resend now", permissions=["change"])
-    def resend(self, request, queryset):
-        for delivery in queryset:
-            webhook_resend(delivery=delivery)
-        self.message_user(request, f"Queued {queryset.count()} delivery(ies) again.")
-
-
-class FailedFilter(admin.SimpleListFilter):
-    title = "outcome"
-    parameter_name = "outcome"
-
-    def lookups(self, request, model_admin):
-        return (("failed", "refused or failed (status ≠ 200)"), ("ok", "answered 200"), ("open", "no answer recorded"))
-
-    def queryset(self, request, queryset):
-        if self.value() == "failed":
-            return queryset.exclude(result_status=200).exclude(result_status__isnull=True)
-        if self.value() == "ok":
-            return queryset.filter(result_status=200)
-        if self.value() == "open":
-            return queryset.filter(result_status__isnull=True)
-        return queryset
-
-
-@admin.register(InboundCall)
-class InboundCallAdmin(admin.ModelAdmin):
-    """Every plugin call Kakao made (but option T1 and T4), with what we answered."""
-
-    list_display = ("received_at", "endpoint", "method", "kakao_app", "result_status", "short_message", "relay_id", "app_user_id", "duration_ms")
-    list_filter = (FailedFilter, "endpoint", "result_status", "kakao_app", "received_at")
-    search_fields = ("=relay_id", "=app_user_id", "result_message")
-    date_hierarchy = "received_at"
-    list_select_related = ("kakao_app",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def get_fields(self, request, obj=None):
-        fields = [
-            "received_at", "kakao_app", "endpoint", "method", "source_ip", "app_user_id", "relay_id", "headers",
-            "query", "http_status", "result_status", "result_message", "duration_ms", "body_purged_at",
-        ]  # fmt: skip
-        if request.user.has_perm("kakaoplugin.view_inbound_body"):
-            fields.insert(9, "body" if can_see_personal_data(request.user) else "masked_body")
-        else:
-            fields.insert(9, "body_hidden")
-        return fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
-
-    @admin.display(description="body (personal data masked)")
-    def masked_body(self, obj: InboundCall):
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", mask_personal_text(obj.body)) if obj.body else "-"
-
-    @admin.display(description="body")
-    def body_hidden(self, obj: InboundCall) -> str:
-        return f"({len(obj.body)} characters; needs the “see inbound call bodies” permission)" if obj.body else "-"
-
-    @admin.display(description="message")
-    def short_message(self, obj: InboundCall) -> str:
-        return (obj.result_message[:80] + "…") if len(obj.result_message) > 80 else obj.result_message
-
-
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
-    """Work owed after a commit that is not dispatched yet (kakaoplugin.outbox): normally empty; rows
-    pile up while the broker or the cache is down and go once beat's dispatcher reaches them."""
-
-    list_display = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
-    list_filter = ("task",)
-    readonly_fields = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from .masking import PERSONAL_CONTAINERS, can_see_personal_data, mask_leaf, mask_personal
 
-HIDDEN = "(hidden: needs the “see personal data” permission)"
+HIDDEN = gettext_lazy("(hidden: needs the “see personal data” permission)")
 
 
 def pretty_json(value) -> str:
@@ -31,7 +32,8 @@ def _masked_display(name: str):
             return pretty_json(mask_personal(value, whole=name in PERSONAL_CONTAINERS))
         return mask_leaf(name, value) or ""
 
-    display.short_description = name.replace("_", " ")
+    # the field's verbose name is its name spaced (the model marks it): the same catalogue entry
+    display.short_description = gettext_lazy(name.replace("_", " "))
     return display
 
 

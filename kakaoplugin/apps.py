@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.conf import settings
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class KakaopluginConfig(AppConfig):
     name = "kakaoplugin"
-    verbose_name = "Kakao apps and members"
+    verbose_name = _("Kakao apps and members")
 
     def ready(self) -> None:
         from .gate import plugin_endpoint

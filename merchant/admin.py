@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.masking import can_see_personal_data
 
@@ -23,7 +25,7 @@ PERSONAL_SCOPES = (MerchantApiKey.Scope.SHIPPING, MerchantApiKey.Scope.PERSONAL)
 
 class ApiKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=MerchantApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, required=False
+        label=_("scopes"), choices=MerchantApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
 
     class Meta:
@@ -39,9 +41,9 @@ class MerchantApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ("masked", "created_by", "created_at", "last_used_at", "revoked_at")
     actions = ["revoke"]
 
-    @admin.display(description="key")
+    @admin.display(description=_("key"))
     def masked(self, obj: MerchantApiKey) -> str:
-        return f"kp_{obj.prefix}_…" if obj.prefix else "(shown once, on save)"
+        return f"kp_{obj.prefix}_…" if obj.prefix else gettext("(shown once, on save)")
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -49,7 +51,7 @@ class MerchantApiKeyAdmin(admin.ModelAdmin):
             # a key with a personal scope reads what this staff member may not see: not theirs to make
             field = form.base_fields["scopes"] = copy.deepcopy(form.base_fields["scopes"])
             field.choices = [(v, label) for v, label in field.choices if v not in PERSONAL_SCOPES]
-            field.help_text = "Scopes that read personal data need the “see personal data” permission."
+            field.help_text = gettext("Scopes that read personal data need the “see personal data” permission.")
         return form
 
     def get_readonly_fields(self, request, obj=None):
@@ -70,11 +72,11 @@ class MerchantApiKeyAdmin(admin.ModelAdmin):
         obj._state.adding = False
         self.message_user(
             request,
-            format_html("New API key (shown this once, copy it now): <code>{}</code>", plain),
+            format_html(gettext("New API key (shown this once, copy it now): <code>{}</code>"), plain),
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke (stops working at once)", permissions=["change"])
+    @admin.action(description=_("Revoke (stops working at once)"), permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset:
             api_key_revoke(api_key=key)
@@ -92,35 +94,35 @@ class ChatbotSkillsAdmin(admin.ModelAdmin):
     actions = ["rotate_skill_key"]
     fieldsets = (
         (None, {"fields": ("kakao_app", "enabled", "readiness")}),
-        ("Products in the carousel", {"fields": ("source", "category", "products", "max_products", "products_intro")}),
-        ("Buttons", {"fields": ("option_button_label", "buy_now_button_label", "pay_button_label",
+        (_("Products in the carousel"), {"fields": ("source", "category", "products", "max_products", "products_intro")}),
+        (_("Buttons"), {"fields": ("option_button_label", "buy_now_button_label", "pay_button_label",
                                 "order_detail_button_label", "order_status_block_id")}),  # fmt: skip
-        ("Texts", {"fields": ("not_ready_text", "no_orders_text", "needs_account_text")}),
+        (_("Texts"), {"fields": ("not_ready_text", "no_orders_text", "needs_account_text")}),
     )
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and request.user.has_perm("merchant.view_skill_urls"):
-            fieldsets = (*fieldsets, ("Open Builder", {"fields": ("skill_urls_shown",)}))
+            fieldsets = (*fieldsets, (_("Open Builder"), {"fields": ("skill_urls_shown",)}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         return ("readiness", "skill_urls_shown") + (("kakao_app",) if obj else ())
 
-    @admin.display(boolean=True, description="ready")
+    @admin.display(boolean=True, description=_("ready"))
     def ready(self, obj):
         return not obj.warnings()
 
-    @admin.display(description="readiness")
+    @admin.display(description=_("readiness"))
     def readiness(self, obj):
         if obj is None or obj.pk is None:
             return "—"
         found = obj.warnings()
         if not found:
-            return "every skill can answer with its buttons"
+            return gettext("every skill can answer with its buttons")
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in found)))
 
-    @admin.display(description="skill URLs (register each in Open Builder, POST)")
+    @admin.display(description=_("skill URLs (register each in Open Builder, POST)"))
     def skill_urls_shown(self, obj):
         base = settings.PUBLIC_BASE_URL or "https://<your host>"
         rows = ((name, url) for name, url in skill_urls(obj, base).items())
@@ -133,8 +135,11 @@ class ChatbotSkillsAdmin(admin.ModelAdmin):
                 messages.warning(request, warning)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Rotate the skill key (every skill URL changes)", permissions=["change"])
+    @admin.action(description=_("Rotate the skill key (every skill URL changes)"), permissions=["change"])
     def rotate_skill_key(self, request, queryset):
         for skills in queryset:
             ChatbotSkills.objects.filter(pk=skills.pk).update(skill_key=new_skill_key(), skill_key_rotated_at=timezone.now())
-        self.message_user(request, f"{queryset.count()} skill key(s) rotated: register the new URLs in Open Builder")
+        self.message_user(
+            request,
+            gettext("%(count)d skill key(s) rotated: register the new URLs in Open Builder") % {"count": queryset.count()},
+        )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MerchantConfig(AppConfig):
     name = "merchant"
-    verbose_name = "Merchant integration API"
+    verbose_name = _("Merchant integration API")
 
     def ready(self) -> None:
         from kakaoplugin.metrics import register_endpoint_resolver

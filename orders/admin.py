@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.admin_masking import PersonalDataMixin
 
@@ -94,22 +96,22 @@ class TextFilter(admin.SimpleListFilter):
 
 
 class RelayIdFilter(TextFilter):
-    title = "relay id"
+    title = _("relay id")
     parameter_name = "relay_id"
 
 
 class AppUserFilter(TextFilter):
-    title = "app user id"
+    title = _("app user id")
     parameter_name = "app_user_id"
 
 
 class AttentionFilter(admin.SimpleListFilter):
-    title = "needs attention"
+    title = _("needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
         return [
-            ("yes", "refund owed, approval unsettled, a failed KakaoPay call, or flagged for review"),
+            ("yes", _("refund owed, approval unsettled, a failed KakaoPay call, or flagged for review")),
         ]
 
     def queryset(self, request, queryset):
@@ -147,16 +149,18 @@ class OrderLineInline(admin.TabularInline):
 
 
 class RefundForm(forms.Form):
-    KIND = (("full", "Full: everything still refundable"), ("partial", "Partial: the amounts below"))
-    kind = forms.ChoiceField(choices=KIND, widget=forms.RadioSelect, initial="full")
-    amount = forms.IntegerField(required=False, min_value=1, help_text="KRW (partial only)")
-    tax_free_amount = forms.IntegerField(required=False, min_value=0, help_text="KRW, tax-free part (partial only)")
-    vat_amount = forms.IntegerField(required=False, min_value=0, help_text="KRW; empty: (amount − tax free) / 11")
+    KIND = (("full", _("Full: everything still refundable")), ("partial", _("Partial: the amounts below")))
+    kind = forms.ChoiceField(label=_("refund"), choices=KIND, widget=forms.RadioSelect, initial="full")
+    amount = forms.IntegerField(label=_("amount"), required=False, min_value=1, help_text=_("KRW (partial only)"))
+    tax_free_amount = forms.IntegerField(label=_("tax free amount"), required=False, min_value=0,
+                                         help_text=_("KRW, tax-free part (partial only)"))  # fmt: skip
+    vat_amount = forms.IntegerField(label=_("vat amount"), required=False, min_value=0,
+                                    help_text=_("KRW; empty: (amount − tax free) / 11"))  # fmt: skip
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("kind") == "partial" and not cleaned.get("amount"):
-            raise forms.ValidationError("A partial refund needs an amount.")
+            raise forms.ValidationError(_("A partial refund needs an amount."))
         return cleaned
 
 
@@ -177,17 +181,17 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("partner_order_id", "kakao_app", "livemode", "sheet", "status", "t4", "failure_message",
                            "failure_reason", "flag", "flag_note")}),
-        ("Buyer", {"fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code", "shipping_address")}),
-        ("Amounts", {"fields": ("item_name", "item_code", "quantity", "goods_amount", "shipping_fee", "total_amount",
+        (_("Buyer"), {"fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code", "shipping_address")}),
+        (_("Amounts"), {"fields": ("item_name", "item_code", "quantity", "goods_amount", "shipping_fee", "total_amount",
                                 "tax_free_amount", "vat_amount", "use_shipping")}),
-        ("KakaoPay", {"fields": ("tid", "aid", "payment_method", "approved_amount", "approved_tax_free_amount",
+        (_("KakaoPay"), {"fields": ("tid", "aid", "payment_method", "approved_amount", "approved_tax_free_amount",
                                  "approved_vat_amount", "approved_at", "refunded_amount", "refunded_tax_free_amount",
                                  "refunded_vat_amount", "approve_attempts", "approve_requested_at", "lease_until",
                                  "hold_expires_at")}),
-        ("Times", {"fields": ("created_at", "updated_at", "completed_at")}),
+        (_("Times"), {"fields": ("created_at", "updated_at", "completed_at")}),
     )  # fmt: skip
 
-    @admin.display(description="T4")
+    @admin.display(description=_("T4"))
     def t4(self, obj: Order) -> str:
         return obj.t4_status
 
@@ -197,7 +201,7 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Cancel / refund at KakaoPay (full or partial)…", permissions=["change"])
+    @admin.action(description=_("Cancel / refund at KakaoPay (full or partial)…"), permissions=["change"])
     def refund(self, request, queryset):
         orders = list(queryset)
         if request.POST.get("confirm") == "yes":
@@ -205,7 +209,7 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
             if form.is_valid():
                 partial = form.cleaned_data["kind"] == "partial"
                 if partial and len(orders) != 1:
-                    self.message_user(request, "A partial refund is for one order at a time.", messages.ERROR)
+                    self.message_user(request, gettext("A partial refund is for one order at a time."), messages.ERROR)
                     return None
                 for order in orders:
                     try:
@@ -219,27 +223,36 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
                     except payments.RefundError as exc:
                         self.message_user(request, str(exc), messages.ERROR)
                     else:
-                        state = "cancelled (C)" if done.full else "partially refunded"
+                        state = gettext("cancelled (C)") if done.full else gettext("partially refunded")
                         # not starting with the id: the admin capitalizes a message's first letter (po_… → Po_…)
-                        self.message_user(request, f"Order {order}: {done.amount} refunded, {state}.", messages.SUCCESS)
+                        self.message_user(
+                            request,
+                            gettext("Order %(order)s: %(amount)s refunded, %(state)s.")
+                            % {"order": order, "amount": done.amount, "state": state},
+                            messages.SUCCESS,
+                        )
                 return None
         else:
             form = RefundForm()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Cancel / refund at KakaoPay",
+            "title": gettext("Cancel / refund at KakaoPay"),
             "orders": orders,
             "form": form,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orders/order/refund.html", context)
 
-    @admin.action(description="Check with KakaoPay (settle a stuck approval or refund now)", permissions=["change"])
+    @admin.action(description=_("Check with KakaoPay (settle a stuck approval or refund now)"), permissions=["change"])
     def check_with_kakaopay(self, request, queryset):
         for order in queryset:
             result = payments.payment_check(order_id=order.pk)
             order.refresh_from_db()
-            self.message_user(request, f"Order {order}: {result}; now {order.get_status_display()}")
+            self.message_user(
+                request,
+                gettext("Order %(order)s: %(result)s; now %(status)s")
+                % {"order": order, "result": result, "status": order.get_status_display()},
+            )
 
 
 @admin.register(PaymentEvent)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrdersConfig(AppConfig):
     name = "orders"
-    verbose_name = "Orders and payments"
+    verbose_name = _("Orders and payments")
 
     def ready(self) -> None:
         from django.conf import settings

@@ -8,6 +8,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.fields import mask
 
@@ -35,11 +37,11 @@ class InstallmentInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("seq",)
 
-    @admin.display(description="order")
+    @admin.display(description=_("order"))
     def charge_order(self, obj):
         return _order_link(obj.order)
 
-    @admin.display(description="next attempt (Asia/Seoul)")
+    @admin.display(description=_("next attempt (Asia/Seoul)"))
     def next_attempt(self, obj):
         return _seoul(obj.next_attempt_at) if obj.status in ("scheduled", "retry") else "-"
 
@@ -59,12 +61,12 @@ class SubscriptionAdmin(admin.ModelAdmin):
     actions = ["cancel_at_kakaopay", "check_status", "resume"]
     fieldsets = (
         (None, {"fields": ("kakao_app", "livemode", "state", "state_reason", "signup", "plan", "item_name", "quantity")}),
-        ("Member", {"fields": ("app_user_id", "partner_user_id")}),
-        ("Schedule", {"fields": ("message", "billing_cycle_label", "currency", "anchor_date", "rule_shown",
+        (_("Member"), {"fields": ("app_user_id", "partner_user_id")}),
+        (_("Schedule"), {"fields": ("message", "billing_cycle_label", "currency", "anchor_date", "rule_shown",
                                  "next_charge", "upcoming")}),
-        ("KakaoPay", {"fields": ("cid", "sid_masked", "last_approved_at", "kakaopay_state", "kakaopay_status_at",
+        (_("KakaoPay"), {"fields": ("cid", "sid_masked", "last_approved_at", "kakaopay_state", "kakaopay_status_at",
                                  "inactivated_at")}),
-        ("Times", {"fields": ("created_at", "activated_at", "cancelled_at", "cancelled_by", "updated_at")}),
+        (_("Times"), {"fields": ("created_at", "activated_at", "cancelled_at", "cancelled_by", "updated_at")}),
     )  # fmt: skip
     readonly_fields = [
         "kakao_app", "livemode", "state", "state_reason", "signup", "plan", "item_name", "quantity", "app_user_id",
@@ -79,55 +81,58 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="sign-up order")
+    @admin.display(description=_("sign-up order"))
     def signup(self, obj):
         return _order_link(obj.signup_order)
 
-    @admin.display(description="sid")
+    @admin.display(description=_("sid"))
     def sid_masked(self, obj):
         return mask(obj.sid) or "-"
 
-    @admin.display(description="rule (as at sign-up)")
+    @admin.display(description=_("rule (as at sign-up)"))
     def rule_shown(self, obj):
         r = obj.rule
         intro = ", ".join(str(a) for a in r.get("intro_amounts") or []) or "-"
-        periods = r.get("periods") or "until cancelled"
-        return f"every {r['interval']} {r['cycle']}; intro {intro}; then {r['amount']}; payments: {periods}"
+        periods = r.get("periods") or gettext("until cancelled")
+        return gettext("every %(interval)s %(cycle)s; intro %(intro)s; then %(amount)s; payments: %(periods)s") % {
+            "interval": r["interval"], "cycle": r["cycle"], "intro": intro, "amount": r["amount"], "periods": periods,
+        }
 
-    @admin.display(description="next charge (Asia/Seoul)")
+    @admin.display(description=_("next charge (Asia/Seoul)"))
     def next_charge(self, obj):
         return _seoul(obj.next_due_at) if obj.state == Subscription.State.ACTIVE else "-"
 
-    @admin.display(description="next amount")
+    @admin.display(description=_("next amount"))
     def next_amount(self, obj):
         if obj.state != Subscription.State.ACTIVE:
             return "-"
         upcoming = subscriptions.schedule(obj, start=obj.next_seq, count=1)
         return upcoming[0].amount if upcoming else "-"
 
-    @admin.display(description="upcoming charges")
+    @admin.display(description=_("upcoming charges"))
     def upcoming(self, obj):
         if obj.state not in (Subscription.State.ACTIVE, Subscription.State.SUSPENDED):
-            return "none (" + obj.get_state_display() + ")"
+            return gettext("none (%(state)s)") % {"state": obj.get_state_display()}
         rows = subscriptions.schedule(obj, start=obj.next_seq, count=6)
         if not rows:
-            return "none"
-        note = "" if obj.state == Subscription.State.ACTIVE else " (suspended: not charged unless resumed)"
+            return gettext("none")
+        note = "" if obj.state == Subscription.State.ACTIVE else gettext(" (suspended: not charged unless resumed)")
         return format_html(
-            "<table><tr><th>#</th><th>date (Asia/Seoul)</th><th>amount</th></tr>{}</table>{}",
+            "<table><tr><th>#</th><th>{}</th><th>{}</th></tr>{}</table>{}",
+            gettext("date (Asia/Seoul)"), gettext("amount"),
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                              ((i.seq, f"{i.due_date:%Y-%m-%d}", f"{i.amount:,} {obj.currency}") for i in rows)),
             note,
         )  # fmt: skip
 
-    @admin.display(description="KakaoPay status")
+    @admin.display(description=_("KakaoPay status"))
     def kakaopay_state(self, obj):
         if not obj.kakaopay_status:
-            return "not checked (action: Check status at KakaoPay)"
+            return gettext("not checked (action: Check status at KakaoPay)")
         s = obj.kakaopay_status
         return f"{s.get('status', '?')}; last approved {s.get('last_approved_at') or '-'}; inactivated {s.get('inactivated_at') or '-'}"
 
-    @admin.action(description="Cancel subscription (KakaoPay inactive; no more charges)", permissions=["change"])
+    @admin.action(description=_("Cancel subscription (KakaoPay inactive; no more charges)"), permissions=["change"])
     def cancel_at_kakaopay(self, request, queryset):
         for sub in queryset:
             try:
@@ -135,10 +140,14 @@ class SubscriptionAdmin(admin.ModelAdmin):
             except subscriptions.SubscriptionError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                done = "inactive at KakaoPay" if sub.inactivated_at else "no sid at KakaoPay"
-                self.message_user(request, f"Subscription {sub.pk} cancelled ({done}).", messages.SUCCESS)
+                done = gettext("inactive at KakaoPay") if sub.inactivated_at else gettext("no sid at KakaoPay")
+                self.message_user(
+                    request,
+                    gettext("Subscription %(id)s cancelled (%(done)s).") % {"id": sub.pk, "done": done},
+                    messages.SUCCESS,
+                )
 
-    @admin.action(description="Check status at KakaoPay", permissions=["view"])
+    @admin.action(description=_("Check status at KakaoPay"), permissions=["view"])
     def check_status(self, request, queryset):
         for sub in queryset:
             try:
@@ -147,7 +156,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             except subscriptions.SubscriptionError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
 
-    @admin.action(description="Resume a suspended subscription (from the next date)", permissions=["change"])
+    @admin.action(description=_("Resume a suspended subscription (from the next date)"), permissions=["change"])
     def resume(self, request, queryset):
         for sub in queryset:
             try:
@@ -156,4 +165,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
             except subscriptions.SubscriptionError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"Subscription {sub.pk} active; next charge {_seoul(sub.next_due_at)}.")
+                self.message_user(
+                    request,
+                    gettext("Subscription %(id)s active; next charge %(when)s.")
+                    % {"id": sub.pk, "when": _seoul(sub.next_due_at)},
+                )

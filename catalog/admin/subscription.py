@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..models import SubscriptionPlan
 
@@ -22,14 +24,14 @@ class SubscriptionPlanAdmin(admin.ModelAdmin):
     readonly_fields = ("preview",)
     fieldsets = (
         (None, {"fields": ("product", "active", "message")}),
-        ("Schedule", {"fields": (("billing_cycle", "interval"), "billing_cycle_label", "currency", "intro_amounts",
+        (_("Schedule"), {"fields": (("billing_cycle", "interval"), "billing_cycle_label", "currency", "intro_amounts",
                                  "amount", "periods", "details_shown", "preview")}),
     )  # fmt: skip
 
-    @admin.display(description="preview (signing up today, Asia/Seoul)")
+    @admin.display(description=_("preview (signing up today, Asia/Seoul)"))
     def preview(self, obj):
         if obj is None or obj.pk is None:
-            return "save to preview"
+            return gettext("save to preview")
         try:
             rule = obj.rule()
         except ValueError as exc:

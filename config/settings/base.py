@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and API-docs assets under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Below the gate: never on plugin or buyer paths (the hot reads never reach it; kakaoplugin.locale).
+    "kakaoplugin.locale.PersonLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -133,7 +135,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ko-kr")
+# Korean first: what a person reads (the admin, models, messages) is in locale/ko; English is picked
+# by the browser's Accept-Language or the admin header's language switch (kakaoplugin.locale).
+# The plugin contract messages Kakao shows buyers are Korean whatever the request's language.
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ko")
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"  # stored in UTC; business rules use STORE_TIME_ZONE
 STORE_TIME_ZONE = "Asia/Seoul"
 USE_I18N = True

@@ -11,6 +11,7 @@ the fake KakaoPay; the approval task runs in the server's process (``eager_tasks
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from catalog.models import Option
 from orders.models import Order, PaymentEvent
@@ -38,8 +39,11 @@ def cell(row, field: str) -> str:
 
 
 def event_kinds(page) -> list[str]:
-    """The kinds in the order page's payment event log, in order."""
-    return [td.inner_text().strip() for td in page.locator("#events-group td.field-kind").all()]
+    """The kinds in the order page's payment event log, in order, as the labels of the page's
+    language (Korean by default; English here, Chromium asks for en-US)."""
+    with translation.override(page.get_attribute("html", "lang")):
+        kinds = {str(kind.label): kind.label for kind in PaymentEvent.Kind}
+    return [kinds.get(text, text) for text in (td.inner_text().strip() for td in page.locator("#events-group td.field-kind").all())]
 
 
 def choose_refund(page, shot, order: Order) -> None:

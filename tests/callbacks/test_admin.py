@@ -65,7 +65,7 @@ def test_masked_without_permission(client, member):
         assert PHONE not in page and EMAIL not in page and "홍길동" not in page
         assert "테헤란로" not in page and "삼평동" not in page and "37.123456" not in page
     assert "*-5678" in pages[0] and "ho***@example.com" in pages[0]
-    assert "needs the" in pages[2] and "서울특별시 ***" in pages[2]  # thumbnails hidden, address masked
+    assert "“개인정보 보기” 권한이 필요합니다" in pages[2] and "서울특별시 ***" in pages[2]  # thumbnails hidden, address masked
     image = SecureImage.objects.get()
     assert client.get(f"/admin/callbacks/secureimage/{image.pk}/file/").status_code == 403
 

@@ -76,7 +76,7 @@ def test_admin_lists_failures_and_hides_bodies_without_the_permission(client, pl
     assert refused.result_message[:40] in failed
     call = refused
     page = client.get(f"/admin/kakaoplugin/inboundcall/{call.pk}/change/").content.decode()
-    assert "윈터펠테스트11" not in page and "needs the" in page
+    assert "윈터펠테스트11" not in page and "“수신 호출 본문 보기” 권한이 필요합니다" in page
     staff.user_permissions.add(Permission.objects.get(codename="view_inbound_body"))
     staff = User.objects.get(pk=staff.pk)
     client.force_login(staff)

@@ -105,7 +105,7 @@ def test_kakao_app_command_sets_and_clears_plugin_ids():
 def test_kakao_app_command_rejects_bad_cidr():
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="not an IP network"):
+    with pytest.raises(CommandError, match=r"IP 네트워크\(CIDR\)가 아닙니다"):
         call_command("kakao_app", "--name", "x", "--rest-api-key", "rk", "--allowed-networks", "nonsense")
 
 

@@ -57,15 +57,15 @@ def test_view_only_staff_sees_no_kakao_app_secret_and_no_plugin_key(kakao_app):
         value = getattr(kakao_app, name)
         assert value and value not in html, name
     assert kakao_app.plugin_key not in html
-    assert "needs the “see plugin URLs” permission" in html
-    assert "set (••••" in html  # the secrets show as set, masked
+    assert "“플러그인 URL 보기” 권한이 필요합니다" in html  # Korean: the default
+    assert "설정됨 (••••" in html  # the secrets show as set, masked
 
 
 def test_staff_who_may_change_the_app_see_secrets_masked_only(kakao_app):
     html = page(staff_client("kakaoplugin.view_kakaoapp", "kakaoplugin.change_kakaoapp"), app_url(kakao_app))
     for name in SECRETS:
         assert getattr(kakao_app, name) not in html, name
-    assert 'name="rest_api_key"' in html and "Leave blank to keep" in html  # a "replace" input
+    assert 'name="rest_api_key"' in html and "비워 두면 그대로 두고" in html  # a "replace" input
     assert kakao_app.plugin_key not in html
 
 

@@ -76,7 +76,7 @@ def test_admin_refuses_a_private_endpoint(admin_client, kakao_app, production_ru
         "/admin/kakaoplugin/webhookendpoint/add/",
         {"kakao_app": kakao_app.pk, "url": "http://169.254.169.254/latest/meta-data/", "event_types": "[]", "is_active": "on"},
     )
-    assert r.status_code == 200 and "webhook URLs must be https on a public host" in r.content.decode()
+    assert r.status_code == 200 and "웹훅 주소는 공개 호스트의 https여야 합니다" in r.content.decode()  # Korean: the default
     assert not WebhookEndpoint.objects.exists()
 
 

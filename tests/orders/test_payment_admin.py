@@ -32,9 +32,9 @@ def test_full_cancel_from_the_admin_reaches_kakaopay_and_moves_the_order_to_c(st
     assert Option.objects.get(pk=option.pk).stock == 3
     # the intermediate page with the form
     r = staff.post(CHANGELIST, {"action": "refund", "_selected_action": [order.pk]})
-    assert r.status_code == 200 and b"Cancel at KakaoPay" in r.content and order.partner_order_id.encode() in r.content
+    assert r.status_code == 200 and "카카오페이에서 취소" in r.content.decode() and order.partner_order_id.encode() in r.content
     r = refund_post(staff, order, kind="full")
-    assert r.status_code == 200 and "cancelled (C)" in r.content.decode()
+    assert r.status_code == 200 and "취소됨 (C)" in r.content.decode()  # Korean: the default
     (call,) = fake_kakao.calls("cancel")
     assert call["params"]["tid"] == order.tid and int(call["params"]["cancel_amount"]) == 20000
     assert int(call["params"]["cancel_available_amount"]) == 20000
@@ -52,7 +52,7 @@ def test_full_cancel_from_the_admin_reaches_kakaopay_and_moves_the_order_to_c(st
 def test_partial_cancels_keep_paid_until_everything_is_refunded(staff, kakao_app, plugin_base, fake_kakao):
     order, option, _ = paid_order(kakao_app, plugin_base, fake_kakao)
     r = refund_post(staff, order, kind="partial", amount=5000, tax_free_amount=0)
-    assert "partially refunded" in r.content.decode()
+    assert "부분 환불됨" in r.content.decode()
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.refunded_amount == 5000
     assert order.refunded_vat_amount == 455

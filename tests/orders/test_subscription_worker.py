@@ -177,7 +177,7 @@ def test_admin_cancel_calls_inactive_and_stops_charges(celery_worker, fake_kakao
     assert page.status_code == 200
     assert "2024-03-31" in page.content.decode() and "9,900" in page.content.decode()  # upcoming charges
     r = client.post("/admin/orders/subscription/", {"action": "cancel_at_kakaopay", "_selected_action": [sub.pk]}, follow=True)
-    assert r.status_code == 200 and "cancelled (inactive at KakaoPay)" in r.content.decode()
+    assert r.status_code == 200 and "해지됨 (카카오페이에서 비활성)" in r.content.decode()  # Korean: the default
 
     inactive = fake_kakao.calls("inactive")
     assert len(inactive) == 1 and inactive[0]["params"]["sid"] == str(sub.sid)
