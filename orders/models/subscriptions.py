@@ -1,0 +1,122 @@
+"""Subscriptions (정기결제) and their installments."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from kakaoplugin.fields import EncryptedTextField
+from kakaoplugin.models import KakaoApp
+
+from .orders import Order
+from .sheets import LIVEMODE_HELP
+
+
+class Subscription(models.Model):
+    """A member's subscription: started by a paid sign-up order (payment T1 with
+    ``automatic_payment``), charged later with KakaoPay's subscription call and the ``sid``.
+
+    The schedule rule is a copy of the plan's at sign-up (``rule``, see catalog.subscriptions) and
+    ``anchor_date`` its Asia/Seoul sign-up date: installment ``n`` is due ``n`` cycles later.
+    ``next_seq`` / ``next_due_at`` say what the charging task looks at next (see orders.subscriptions).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending (sign-up not paid yet)"
+        ACTIVE = "active", "active"
+        SUSPENDED = "suspended", "suspended (no charges)"
+        CANCELLED = "cancelled", "cancelled"
+        ENDED = "ended", "ended (all periods paid)"
+        FAILED = "failed", "sign-up failed"
+
+    kakao_app = models.ForeignKey(KakaoApp, on_delete=models.PROTECT, related_name="subscriptions")
+    livemode = models.BooleanField("live mode", editable=False, help_text=LIVEMODE_HELP)
+    signup_order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="subscription")
+    plan = models.ForeignKey(
+        "catalog.SubscriptionPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"
+    )
+    app_user_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    partner_user_id = models.CharField(max_length=100)
+    item_name = models.CharField(max_length=100)
+    item_code = models.CharField(max_length=100, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    tax_free = models.BooleanField(default=False, help_text="Every charge is tax-free (a tax-free product)")
+
+    cid = models.CharField("KakaoPay CID", max_length=10)
+    sid = EncryptedTextField(blank=True, help_text="KakaoPay's subscription id (encrypted at rest)")
+    message = models.CharField(max_length=100, blank=True)
+    billing_cycle_label = models.CharField(max_length=20, blank=True)
+    currency = models.CharField(max_length=10, default="원")
+    rule = models.JSONField(help_text="The plan's schedule rule as it was at sign-up")
+    anchor_date = models.DateField(help_text="Asia/Seoul sign-up date: installment n is due n cycles later")
+
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    state_reason = models.CharField(max_length=200, blank=True)
+    next_seq = models.PositiveIntegerField(default=1, help_text="The next installment to charge (0 is the sign-up)")
+    next_due_at = models.DateTimeField(null=True, blank=True, help_text="When the charging task looks at it next")
+    last_approved_at = models.CharField(
+        max_length=40, blank=True, help_text="KakaoPay's own time of the latest approval we know of (as it sent it)"
+    )
+    kakaopay_status = models.JSONField(null=True, blank=True, help_text="Last answer of KakaoPay's status call")
+    kakaopay_status_at = models.DateTimeField(null=True, blank=True)
+    inactivated_at = models.DateTimeField(null=True, blank=True, help_text="KakaoPay confirmed the sid inactive")
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_due_at"], name="subscription_state_due")]
+
+    def __str__(self) -> str:
+        return f"subscription {self.pk} {self.item_name} ({self.state})"
+
+
+class SubscriptionInstallment(models.Model):
+    """One scheduled charge, created when it falls due: ``(subscription, seq)`` is unique, so an
+    installment exists once however many runners reach it, and it is charged through one child
+    :class:`Order` (``order``) whose events record every attempt.
+
+    States: ``scheduled`` (due at ``next_attempt_at``) → ``charging`` (claimed until
+    ``lease_until``; ``requested_at`` set before the call) → ``paid`` | ``retry`` (declined; again
+    at ``next_attempt_at``) | ``failed`` (declined on every attempt: the subscription is suspended) |
+    ``skipped`` (not charged: member blocked, subscription suspended or cancelled).
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        CHARGING = "charging"
+        RETRY = "retry", "retry (declined)"
+        PAID = "paid"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="installments")
+    seq = models.PositiveIntegerField()
+    due_date = models.DateField(help_text="Asia/Seoul")
+    due_at = models.DateTimeField()
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="subscription_installment"
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Charge calls sent (declines counted in `declines`)")
+    declines = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set (and committed) before a charge call whose outcome is not known yet"
+    )
+    tid = models.CharField(max_length=40, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["subscription_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["subscription", "seq"], name="installment_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"installment {self.seq} of subscription {self.subscription_id} ({self.status})"
