@@ -188,7 +188,7 @@ class PaymentEvent(models.Model):
         CANCEL_FAILURE = "cancel_failure"
         CANCEL_UNKNOWN = "cancel_unknown"
         STATE = "state"
-        # a KakaoPay answer that is not about this order's payment (orders.answers): never settles it
+        # a KakaoPay answer that is not about this order's payment (orders.payments.answers): never settles it
         ANSWER_MISMATCH = "answer_mismatch"
         # 정기결제 (orders.subscriptions): scheduled charges and calls about the sid
         CHARGE_REQUEST = "charge_request"
