@@ -22,7 +22,7 @@ from kakaoplugin.clients.kakaopay import KakaoPayClient, KakaoPayError, KakaoPay
 from kakaoplugin.metrics import KAKAOPAY_CALLS, KAKAOPAY_LATENCY
 from kakaoplugin.models import KakaoApp
 
-from ..models import Order, PaymentEvent
+from ..models import Order, PaymentEvent, SubscriptionInstallment
 from .ledger import payment_event_record
 
 # The Celery tasks the money path owes after a commit, by import path (orders.tasks names them):
@@ -55,9 +55,10 @@ def lease_over(clock: datetime) -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lte=clock)
 
 
-def lease_release(order: Order) -> None:
-    """Give up ownership now (outcome unknown): the next runner may claim at once."""
-    Order.objects.filter(pk=order.pk).update(lease_until=timezone.now())
+def lease_release(row: Order | SubscriptionInstallment) -> None:
+    """Give up ownership of an order or an installment now (outcome unknown): the next runner may
+    claim it at once."""
+    type(row).objects.filter(pk=row.pk).update(lease_until=timezone.now())
 
 
 # --- recording calls -------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from ..payments.calls import (
     inquire,
     kakaopay_client,
     kakaopay_time,
+    lease_release,
     record_call,
 )
 from ..payments.compensate import payment_compensate
@@ -299,7 +300,7 @@ def _cancelled_elsewhere(order: Order, data: dict[str, Any], *, full: bool) -> N
 
 
 def _unknown(inst: Inst) -> ChargeOutcome:
-    Inst.objects.filter(pk=inst.pk).update(lease_until=timezone.now())
+    lease_release(inst)
     return ChargeOutcome.RETRY
 
 
