@@ -28,8 +28,10 @@ def payment_t3(
     order is still unsettled is kept (its T3 event) and answered 200: if KakaoPay refuses the first
     one, the approval takes it next (``selectors.t3_untried_pg_token``).  Raises :class:`OrderError`
     (``invalid_order``, ``bad_user``) once what it recorded is committed."""
-    refused = _payment_t3_locked(kakao_app=kakao_app, partner_order_id=partner_order_id, order_ref=order_ref,
-                  partner_user_id=partner_user_id, pg_token=pg_token, params=params)  # fmt: skip
+    refused = _payment_t3_locked(
+        kakao_app=kakao_app, partner_order_id=partner_order_id, order_ref=order_ref,
+        partner_user_id=partner_user_id, pg_token=pg_token, params=params,
+    )  # fmt: skip
     if refused is not None:
         raise refused
 

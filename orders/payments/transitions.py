@@ -31,6 +31,7 @@ from catalog.stock import stock_release, stock_restock
 
 from ..models import Order, OrderSheet, PaymentEvent
 from ..webhooks import ORDER_FAILED, order_webhook_emit
+from .calls import lease_over
 from .ledger import payment_event_record
 
 
@@ -70,7 +71,7 @@ def order_claim_approval(*, order_id: int, lease_until: datetime) -> bool:
     until ``lease_until``: one conditional UPDATE, so one runner wins (invariant 1)."""
     now = timezone.now()
     ready = Q(status=Order.Status.HELD) & ~Q(pg_token="") & ~Q(tid="")
-    stale = Q(status=Order.Status.APPROVING) & (Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+    stale = Q(status=Order.Status.APPROVING) & lease_over(now)
     return bool(
         Order.objects.filter(pk=order_id).filter(ready | stale).update(status=Order.Status.APPROVING, lease_until=lease_until, updated_at=now)
     )
