@@ -47,7 +47,7 @@ def main() -> None:
     from kakaoplugin.models import KakaoApp
     from merchant.models import ChatbotSkills
     from orders.models import Order
-    from orders.services import order_sheet_create_from_choices
+    from orders.sheets import order_sheet_create_from_choices
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)  # a scratch database: emptied, then filled

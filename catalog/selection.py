@@ -2,7 +2,7 @@
 stored tree, never trusting the client, and priced on the server.
 
 :func:`selection_validate` returns a plain :class:`Selection` (catalog knows nothing of orders:
-``orders.services.order_sheet_create_from_choices`` turns it into an order sheet) or raises :class:`SelectionError` whose
+``orders.sheets.order_sheet_create_from_choices`` turns it into an order sheet) or raises :class:`SelectionError` whose
 message says what was wrong, naming the group and the rule.
 
 How choices resolve: first-level groups are taken in order.  A group that is the target of the

@@ -21,7 +21,7 @@ from kakaoplugin.plugin_paths import kakaosync_redirect_url
 from kakaoplugin.selectors import customer_is_blocked
 from orders.models import OrderSheet
 from orders.rules import shipping_fee, store_rules
-from orders.services import order_sheet_create_from_choices
+from orders.sheets import order_sheet_create_from_choices
 
 from .links import bizplugin_link
 from .models import MerchantApiKey

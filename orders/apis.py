@@ -1,4 +1,6 @@
-"""Payment plugin endpoints (CONTRACTS section 6): thin views over orders.services.
+"""Payment plugin endpoints (CONTRACTS section 6), T1–T4: thin views over ``orders.payments``
+(``payment_t1``, ``payment_t2``, ``payment_t3``).  The services raise :class:`OrderError`; this
+module alone turns its code into the envelope status Kakao expects (``ENVELOPE_STATUS``).
 
 T4 is a plain Django view: Kakao polls it every 0.5 s per buyer, so it is one indexed query and a
 pre-encoded answer (no DRF, no lock, never a call to KakaoPay).
@@ -15,13 +17,33 @@ from kakaoplugin import envelope
 from kakaoplugin.envelope import BadRequest, PluginError
 from kakaoplugin.views import PluginAPIView, require
 
-from . import pay_links, services
+from . import pay_links
+from .errors import OrderError
+from .payments import payment_t1, payment_t2, payment_t3
+from .payments.ledger import MSG_BAD_USER, MSG_INVALID_ORDER
 from .selectors import order_status_row
 
+ENVELOPE_STATUS = {
+    OrderError.INVALID_ORDER: envelope.INVALID_ORDER,
+    OrderError.BAD_USER: envelope.BAD_USER,
+    OrderError.BLOCKED: envelope.BLOCKED_USER,
+    OrderError.STORE_CLOSED: envelope.STORE_CLOSED,
+    OrderError.NOT_CONFIGURED: envelope.OTHER_ERROR,
+    OrderError.TID_TAKEN: 400,  # T2: the tid belongs to another order (nothing is stored)
+    OrderError.OVER_LIMIT: 400,  # T1: the total with delivery is over ORDER_MAX_AMOUNT
+}
 
-def _answer(answer: services.Answer) -> Response:
-    if answer.code != envelope.OK:
-        raise PluginError(answer.code, answer.message)
+
+class PaymentApi(PluginAPIView):
+    """A payment plugin view: a refusal of the services is answered as its envelope."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, OrderError):
+            exc = PluginError(ENVELOPE_STATUS.get(exc.code, envelope.OTHER_ERROR), exc.message)
+        return super().handle_exception(exc)
+
+
+def _ok() -> Response:
     return Response(envelope.success_body())
 
 
@@ -29,23 +51,23 @@ def _base_url(request) -> str:
     return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
 
 
-class OrderSheetApi(PluginAPIView):
-    """T1: GET /ordersheet?ordersheet_id=&zip_code=&relay_id="""
+class PaymentT1Api(PaymentApi):
+    """Payment T1: GET /ordersheet?ordersheet_id=&zip_code=&relay_id="""
 
     def get(self, request, plugin_key):
         sheet_id = require(request.query_params, "ordersheet_id")
-        order = services.order_create_for_sheet(
+        order = payment_t1.order_create_for_sheet(
             kakao_app=self.kakao_app,
             ordersheet_id=sheet_id,
             app_user_id=self.kakao.app_user_id,
             relay_id=self.kakao.relay_id,
             zip_code=request.query_params.get("zip_code"),
         )
-        return Response(envelope.success_body(services.ordersheet_payload(order=order, base_url=_base_url(request))))
+        return Response(envelope.success_body(payment_t1.ordersheet_payload(order=order, base_url=_base_url(request))))
 
 
-class OrderApproveApi(PluginAPIView):
-    """T2: POST /order/approve {partner_order_id, tid, shipping_address, relay_id}"""
+class PaymentT2Api(PaymentApi):
+    """Payment T2: POST /order/approve {partner_order_id, tid, shipping_address, relay_id}"""
 
     def post(self, request, plugin_key):
         body = self.body()
@@ -53,17 +75,16 @@ class OrderApproveApi(PluginAPIView):
         if address is not None and not isinstance(address, dict):
             raise BadRequest("shipping_address 값의 형식이 올바르지 않습니다 (wrong type)")
         relay = body.get("relay_id") if isinstance(body.get("relay_id"), str) else None
-        return _answer(
-            services.order_t2(
-                kakao_app=self.kakao_app,
-                partner_order_id=require(body, "partner_order_id"),
-                tid=require(body, "tid"),
-                shipping_address=address,
-                app_user_id=self.kakao.app_user_id,
-                relay_id=self.kakao.relay_id or relay,
-                body=body,
-            )
+        payment_t2.payment_t2(
+            kakao_app=self.kakao_app,
+            partner_order_id=require(body, "partner_order_id"),
+            tid=require(body, "tid"),
+            shipping_address=address,
+            app_user_id=self.kakao.app_user_id,
+            relay_id=self.kakao.relay_id or relay,
+            body=body,
         )
+        return _ok()
 
 
 def _params(request) -> dict:
@@ -90,7 +111,7 @@ _BAD_LINK = "유효하지 않은 결제 주소입니다 (invalid payment link)"
 _EXPIRED_LINK = "이미 처리되었거나 만료된 결제 주소입니다 (this payment link is no longer valid)"
 
 
-class PayLinkApi(PluginAPIView):
+class PayLinkApi(PaymentApi):
     """``/pay/<partner_order_id>/<action>/<token>``: reached by the buyer's browser, authorised by
     the order's token for ``action`` (the gate applies no plugin key and no allowlist here)."""
 
@@ -105,8 +126,8 @@ class PayLinkApi(PluginAPIView):
         return order
 
 
-class KakaoPayApprovalApi(PayLinkApi):
-    """T3: KakaoPay's approval redirect with partner_order_id, partner_user_id, pg_token."""
+class PaymentT3Api(PayLinkApi):
+    """Payment T3: KakaoPay's approval redirect with partner_order_id, partner_user_id, pg_token."""
 
     action = "approval"
 
@@ -114,16 +135,15 @@ class KakaoPayApprovalApi(PayLinkApi):
         params = _params(request)
         order = self.order(ref, token, str(params.get("pg_token") or ""))  # the link first, then the query
         pg_token = require(params, "pg_token")
-        return _answer(
-            services.order_t3(
-                kakao_app=self.kakao_app,
-                partner_order_id=params.get("partner_order_id"),
-                order_ref=order.partner_order_id,
-                partner_user_id=params.get("partner_user_id"),
-                pg_token=pg_token,
-                params=params,
-            )
+        payment_t3.payment_t3(
+            kakao_app=self.kakao_app,
+            partner_order_id=params.get("partner_order_id"),
+            order_ref=order.partner_order_id,
+            partner_user_id=params.get("partner_user_id"),
+            pg_token=pg_token,
+            params=params,
         )
+        return _ok()
 
     post = get
 
@@ -137,11 +157,10 @@ class KakaoPayCancelApi(PayLinkApi):
     def get(self, request, ref: str, token: str):
         params = _params(request)
         order = self.order(ref, token)
-        return _answer(
-            services.order_buyer_abandoned(
-                kakao_app=self.kakao_app, partner_order_id=order.partner_order_id, failed=self.failed, params=params
-            )
+        payment_t3.order_buyer_abandoned(
+            kakao_app=self.kakao_app, partner_order_id=order.partner_order_id, failed=self.failed, params=params
         )
+        return _ok()
 
     post = get
 
@@ -154,13 +173,13 @@ class KakaoPayFailApi(KakaoPayCancelApi):
 
 
 _MISSING_ORDER_ID = envelope.dumps({"status": 400, "message": "필수 항목이 없습니다: order_id (missing field)"})
-_UNKNOWN = envelope.dumps({"status": envelope.INVALID_ORDER, "message": "유효하지 않은 주문입니다."})
-_NOT_OWNER = envelope.dumps({"status": envelope.BAD_USER, "message": services.MSG_BAD_USER})
+_UNKNOWN = envelope.dumps({"status": envelope.INVALID_ORDER, "message": MSG_INVALID_ORDER})
+_NOT_OWNER = envelope.dumps({"status": envelope.BAD_USER, "message": MSG_BAD_USER})
 _PLAIN = {code: envelope.dumps({"status": 200, "data": {"order_status": code}}) for code in ("W", "S", "C")}
 
 
-def order_status(request: HttpRequest, plugin_key: str) -> HttpResponse:
-    """T4: GET /order/status?order_id=&relay_id= → W/S/F/C (F with its message)."""
+def payment_t4(request: HttpRequest, plugin_key: str) -> HttpResponse:
+    """Payment T4: GET /order/status?order_id=&relay_id= → W/S/F/C (F with its message)."""
     if request.method != "GET":
         return envelope.fail(405, "허용되지 않은 메서드입니다 (method not allowed)", http_status=405)
     order_id = request.GET.get("order_id")

@@ -12,10 +12,10 @@ class OrdersConfig(AppConfig):
         from kakaoplugin.gate import register_browser_area, register_fast_path
         from kakaoplugin.plugin_paths import PAY_ACTIONS, PAY_AREA
 
-        from .apis import order_status
+        from .apis import payment_t4
         from .pay_links import kakao_app_for_pay_ref
 
-        register_fast_path("order_status", order_status)  # T4: Kakao polls it every 0.5 s per buyer
+        register_fast_path("order_status", payment_t4)  # T4: Kakao polls it every 0.5 s per buyer
         # KakaoPay's redirects of the buyer's browser: /pay/<partner_order_id>/<action>/<token>
         register_browser_area(PAY_AREA, resolve=kakao_app_for_pay_ref, actions=PAY_ACTIONS)
 

@@ -6,7 +6,7 @@ from django.urls import path
 from . import apis
 
 urlpatterns: list = [
-    path("<str:ref>/approval/<str:token>", apis.KakaoPayApprovalApi.as_view(), name="kakaopay_approval"),
+    path("<str:ref>/approval/<str:token>", apis.PaymentT3Api.as_view(), name="kakaopay_approval"),
     path("<str:ref>/cancel/<str:token>", apis.KakaoPayCancelApi.as_view(), name="kakaopay_cancel"),
     path("<str:ref>/fail/<str:token>", apis.KakaoPayFailApi.as_view(), name="kakaopay_fail"),
 ]

@@ -18,7 +18,7 @@ from .models import Subscription, SubscriptionInstallment
 
 
 def _seoul(moment) -> str:
-    return f"{moment.astimezone(subscriptions._zone()):%Y-%m-%d %H:%M}" if moment else "-"
+    return f"{moment.astimezone(subscriptions.store_zone()):%Y-%m-%d %H:%M}" if moment else "-"
 
 
 def _order_link(order) -> str:

@@ -1,4 +1,5 @@
-"""Celery tasks of the orders app: thin wrappers that take ids (the work is in orders.payments)."""
+"""Celery tasks of the orders app: thin wrappers that take ids (the work is in orders.payments and
+orders.subscriptions; the services owe these tasks by their import path, never importing this module)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 
-from . import payments
+from . import payments, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +70,12 @@ def _moment(now: str | None):
     """Business time passed as ISO 8601 (tests, a manual catch-up run); None: the clock."""
     if not now:
         return None
-    from django.utils.dateparse import parse_datetime
-
     return parse_datetime(now)
 
 
 @shared_task(ignore_result=True)
 def charge_subscriptions(now: str | None = None) -> int:
     """Beat: one ``charge_subscription`` per subscription with something due (or to settle)."""
-    from . import subscriptions
-
     due = subscriptions.subscriptions_due(now=_moment(now))
     for subscription_id in due:
         charge_subscription.delay(subscription_id, now)
@@ -87,8 +85,6 @@ def charge_subscriptions(now: str | None = None) -> int:
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, ignore_result=True)
 def charge_subscription(self, subscription_id: int, now: str | None = None) -> str:
     """Charge what is due of one subscription; claims each installment, so running it twice is harmless."""
-    from . import subscriptions
-
     outcome = subscriptions.subscription_charge(subscription_id=subscription_id, now=_moment(now))
     if outcome is subscriptions.ChargeOutcome.RETRY:
         _retry(self, subscription_id)

@@ -6,11 +6,11 @@ from django.urls import path
 from kakaoplugin.plugin_paths import PATHS
 
 from . import apis
-from .option_apis import OptionSelect
+from .option_t2 import OptionT2Api
 
 urlpatterns: list = [
-    path(PATHS["option"], OptionSelect.as_view(), name="option"),
-    path(PATHS["ordersheet"], apis.OrderSheetApi.as_view(), name="ordersheet"),
-    path(PATHS["order_approve"], apis.OrderApproveApi.as_view(), name="order_approve"),
-    path(PATHS["order_status"], apis.order_status, name="order_status"),
+    path(PATHS["option"], OptionT2Api.as_view(), name="option"),
+    path(PATHS["ordersheet"], apis.PaymentT1Api.as_view(), name="ordersheet"),
+    path(PATHS["order_approve"], apis.PaymentT2Api.as_view(), name="order_approve"),
+    path(PATHS["order_status"], apis.payment_t4, name="order_status"),
 ]

@@ -155,7 +155,7 @@ def test_a_sheet_made_in_test_mode_is_not_paid_after_the_app_went_live(client, t
 @pytest.mark.django_db
 def test_admin_shows_the_mode_and_filters_on_it(admin_client, test_app, live_app):
     product, option = make_product(option_stock=3)
-    from orders.services import order_create_for_sheet
+    from orders.payments.payment_t1 import order_create_for_sheet
 
     test_order = order_create_for_sheet(
         kakao_app=test_app, ordersheet_id=make_sheet(test_app, product, option).pk, app_user_id="user-1",

@@ -247,16 +247,18 @@ def test_staff_check_never_starts_an_approve_while_one_is_in_flight(kakao_app, p
 @pytest.mark.django_db
 def test_retry_after_an_answered_5xx_waits_for_the_current_call(kakao_app, plugin_base, fake_kakao):
     """An answered 5xx of attempt 1 does not make attempt 2's unanswered call "not in flight"."""
+    from orders.payments.approve import _client, _may_be_in_flight
+
     order, option, buyer = held_with_token(kakao_app, plugin_base, fake_kakao)
     fake_kakao.fault("approve", "error500", match={"tid": buyer.tid})
     assert payments.payment_approve(order_id=order.pk) is payments.Outcome.RETRY
     order.refresh_from_db()
-    client = payments._client(order)
-    assert payments._may_be_in_flight(order, client) is False  # attempt 1 was answered
+    client = _client(order)
+    assert _may_be_in_flight(order, client) is False  # attempt 1 was answered
     # attempt 2 was sent just now and has no answer yet
     Order.objects.filter(pk=order.pk).update(approve_requested_at=timezone.now())
     order.refresh_from_db()
-    assert payments._may_be_in_flight(order, client) is True
+    assert _may_be_in_flight(order, client) is True
 
 
 @pytest.mark.django_db

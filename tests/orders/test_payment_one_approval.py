@@ -359,7 +359,7 @@ def test_a_compensation_cancel_answer_about_another_payment_stops_for_staff(kaka
 
 
 def test_answer_check_names_each_field_and_tells_foreign_from_own():
-    from orders.answers import AnswerMismatch
+    from orders.payments.answers import AnswerMismatch
 
     own = AnswerMismatch(op="approve", fields={"amount.total": ("10000", "11000")})
     assert own.amount_only and not own.foreign
@@ -371,7 +371,7 @@ def test_answer_check_names_each_field_and_tells_foreign_from_own():
 
 @pytest.mark.django_db
 def test_answer_check_compares_every_field_and_a_missing_one_is_a_mismatch(kakao_app, plugin_base, fake_kakao):
-    from orders.answers import MISSING, answer_check
+    from orders.payments.answers import MISSING, answer_check
 
     order, _, buyer = held(kakao_app, plugin_base, fake_kakao)
     good = {"tid": order.tid, "cid": "TC0ONETIME", "partner_order_id": order.partner_order_id,

@@ -18,7 +18,7 @@ from catalog.subscriptions import ScheduleRule, add_months, parse_amounts
 from kakaoplugin.models import Customer
 from orders import payments
 from orders.models import Order, PaymentEvent, Subscription, SubscriptionInstallment
-from orders.services import payment_event_record
+from orders.payments.ledger import payment_event_record
 from orders.subscriptions import (
     ChargeOutcome,
     SubscriptionError,
@@ -332,7 +332,7 @@ def test_plan_admin_validates_and_previews(kakao_app):
 def test_an_earlier_answered_5xx_does_not_make_the_current_charge_look_landed(active, fake_kakao, kakao_app):
     """After attempt 1's answered 500, attempt 2's unanswered call may still be in flight."""
     from kakaoplugin.clients.kakaopay import KakaoPayClient
-    from orders.subscriptions import _may_be_in_flight
+    from orders.subscriptions.charging import _may_be_in_flight
 
     sub = active()
     fake_kakao.fault("subscription", "error500")

@@ -11,7 +11,7 @@ from django.test import Client
 from catalog.models import Option, OptionGroup, OptionSubGroup, Product
 from orders import payments
 from orders.models import Order
-from orders.services import SheetDraft, SheetLine, order_sheet_create
+from orders.sheets import SheetDraft, SheetLine, order_sheet_create
 
 ADDRESS = {
     "base_address": "경기도 성남시 분당구 판교역로 235",

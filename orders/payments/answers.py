@@ -3,8 +3,8 @@
 One KakaoPay approval pays one order.  Every answer that can settle an order — an approve, an
 order inquiry, a subscription charge, a cancel — must be about *this* order's payment: its tid,
 its CID, its ``partner_order_id`` and ``partner_user_id``, its amounts.  :func:`answer_check` is
-the one place that says so; the payment engine (``orders.payments``) and the subscription charger
-(``orders.subscriptions``) call it before they mark anything paid, failed or refunded.
+the one place that says so; the payment engine (``orders.payments.approve``) and the subscription charger
+(``orders.subscriptions.charging``) call it before they mark anything paid, failed or refunded.
 
 A mismatch never marks an order paid.  :func:`answer_check` records it as an ``answer_mismatch``
 payment event and flags the order for staff (``Order.flag``, filterable in the orders admin); the
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Order, PaymentEvent
-from .services import payment_event_record
+from ..models import Order, PaymentEvent
+from .ledger import payment_event_record
 
 MSG_MISMATCH = "결제 정보가 주문과 일치하지 않아 결제를 완료할 수 없습니다. 판매자에게 문의해 주세요."
 MISSING = "(missing)"
