@@ -26,6 +26,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import services
+from .admin_filters import StockAlertFilter
 from .admin_tree import FAST_RENDERER, AdminTree, TreeChoiceField, option_label, sub_group_label, with_current
 from .models import Option, OptionGroup, OptionSubGroup, Product
 from .selectors import chain_paths, tree_load, tree_response
@@ -241,7 +242,7 @@ class CombinationForm(forms.Form):
 class ProductAdmin(nested_admin.NestedModelAdmin):
     list_display = ("code", "name", "price", "on_sale", "kind", "tax_type", "tools")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_filter = ("on_sale", "kind", "tax_type")
+    list_filter = ("on_sale", "kind", "tax_type", StockAlertFilter)
     search_fields = ("code", "name")
     inlines = [GroupInline]
     actions = ["export_trees"]

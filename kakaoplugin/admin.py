@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from .admin_filters import AttemptedWithinFilter
 from .admin_masking import PersonalDataMixin, pretty_json
 from .fields import mask
 from .masking import can_see_personal_data, mask_personal, mask_personal_text
@@ -314,7 +315,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(PersonalDataMixin, admin.ModelAdmin):
     list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at")
-    list_filter = ("status", "endpoint__kakao_app", "event__type")
+    list_filter = ("status", AttemptedWithinFilter, "endpoint__kakao_app", "event__type")
     search_fields = ("event__id", "endpoint__url")
     readonly_fields = (
         "event", "endpoint", "status", "attempts", "next_attempt_at", "give_up_at", "last_status_code",

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("kakaoplugin", "catalog", "orders", "callbacks", "merchant")
+APPS = ("kakaoplugin", "catalog", "orders", "callbacks", "merchant", "backoffice")
 # what each app may import of the others (besides itself)
 ALLOWED = {
     "kakaoplugin": set(),
@@ -22,6 +22,7 @@ ALLOWED = {
     "orders": {"catalog", "kakaoplugin"},
     "callbacks": {"kakaoplugin"},
     "merchant": {"orders", "catalog", "callbacks", "kakaoplugin"},
+    "backoffice": {"orders", "catalog", "callbacks", "kakaoplugin"},  # admin pages over several apps
 }
 WIRING = {"kakaoplugin.settings", "kakaoplugin.urls", "kakaoplugin.celery", "kakaoplugin.wsgi", "kakaoplugin.asgi"}
 
