@@ -93,12 +93,16 @@ def test_refund_and_check_are_on_the_page_only_for_staff_who_may_change_orders(k
     assert 'id="order-actions"' not in reader and 'id="order-refund"' not in reader
     html = get(client_for(staff("orders", *VIEW, "orders.change_order")), order)
     actions = section(html, "order-actions")
-    assert 'value="refund"' in actions and 'value="check_with_kakaopay"' in actions
+    assert 'value="refund"' in actions and 'value="check_with_kakaopay"' not in actions  # paid: nothing to check
     assert f'name="_selected_action" value="{order.pk}"' in actions
-    # a failed order has nothing to refund: only the check
-    failed = make_order(kakao_app, status=Order.Status.FAILED)
-    html = get(client_for(staff("orders2", *VIEW, "orders.change_order")), failed)
+    # an approval in flight or stuck: the check, nothing to refund yet; a failed order: neither
+    orders = client_for(staff("orders2", *VIEW, "orders.change_order"))
+    html = get(orders, make_order(kakao_app, status=Order.Status.APPROVING))
+    assert 'id="order-refund"' not in html and 'value="check_with_kakaopay"' in section(html, "order-actions")
+    html = get(orders, make_order(kakao_app, status=Order.Status.REFUNDING))
     assert 'id="order-refund"' not in html and 'id="order-check"' in html
+    html = get(orders, make_order(kakao_app, status=Order.Status.FAILED))
+    assert 'id="order-refund"' not in html and 'id="order-check"' not in html
 
 
 def test_the_refund_button_opens_the_refund_form_which_comes_back_to_the_order(kakao_app):
