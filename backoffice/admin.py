@@ -49,7 +49,7 @@ class MemberPageAdmin(_base_member_admin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Member %(id)s") % {"id": customer.app_user_id},
-            "subtitle": customer.kakao_app.name,
+
             "can_change": self.has_change_permission(request, customer),
             **member_page(customer, request.user),
         }

@@ -24,6 +24,7 @@ PROFILE_FIELDS = (
     ("gender", _("Gender")),
 )  # fmt: skip
 ADDRESS_FIELDS = ("receiver_name", "receiver_mobile_number", "zone_code", "base_address", "detail_address")
+ADDRESS_PERSONAL = {"receiver_name", "receiver_mobile_number", "base_address", "detail_address"}  # as callbacks' admin
 
 
 def _shown(full: bool, key: str, value: Any) -> Any:
@@ -57,7 +58,10 @@ def member_page(customer: Customer, user) -> dict[str, Any]:
             page["consents"] = record["consents"]
         if may("callbacks.view_shippingaddress"):
             page["addresses"] = [
-                {"fields": [_shown(full, k, getattr(a, k)) for k in ADDRESS_FIELDS], "collected_at": a.collected_at}
+                {
+                    "fields": [_shown(full or k not in ADDRESS_PERSONAL, k, getattr(a, k)) for k in ADDRESS_FIELDS],
+                    "collected_at": a.collected_at,
+                }
                 for a in record["addresses"]
             ]
         if may("callbacks.view_locationrecord"):
