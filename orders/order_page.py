@@ -102,8 +102,8 @@ def _shown(key: str, value: Any, full: bool) -> Any:
     return value if full else mask_leaf(key, value)
 
 
-def _member_url(order: Order) -> str:
-    if not order.app_user_id:
+def _member_url(order: Order, user) -> str:
+    if not order.app_user_id or not user.has_perm("kakaoplugin.view_customer"):
         return ""
     member = customer_get(kakao_app=order.kakao_app, app_user_id=order.app_user_id)
     if member is None:
@@ -142,7 +142,7 @@ def receipt(order: Order, user) -> dict[str, Any]:
         "options": options,
         "stock_lines": list(order.lines.all()),
         "shipping": shipping,
-        "member_url": _member_url(order),
+        "member_url": _member_url(order, user),
         "subscription": subscription,
         "installment": installment,
         "full": full,
