@@ -2,8 +2,8 @@
 callbacks and webhooks of the last 24 hours, stock running out. Each number links to the admin
 list filtered on the same predicate (the apps' selectors and list filters share it).
 
-A card is built only for staff who may view its rows, and each card costs one query (stock: one),
-whatever the data size: four queries at most (tests/backoffice/test_dashboard.py counts them).
+A card is built only for staff who may view its rows; the numbers cost one query each (orders: two),
+whatever the data size: five queries at most (tests/backoffice/test_dashboard.py counts them).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from bench.option_t1 import environment  # noqa: E402
 
 def fill(total: int) -> None:
     """Grow the data to ``total`` orders (and the rest in proportion)."""
+    from django.db.models import F
     from django.utils import timezone
 
     from callbacks.models import CallbackEvent
@@ -48,16 +49,18 @@ def fill(total: int) -> None:
                        product_name="벤치", unit_price=1000, total_amount=1000, expires_at=now)  # fmt: skip
             for i, a in enumerate(apps)
         )
-        statuses = ["paid"] * 90 + ["failed"] * 6 + ["cancelled", "refunding", "approving", "held"]
+        # per 1,000: mostly paid, some failed, a few cancelled, one each stuck in flight or owed a refund
+        statuses = ["paid"] * 955 + ["failed"] * 40 + ["cancelled"] * 2 + ["refunding", "approving", "held"]
         orders = Order.objects.bulk_create(
             Order(sheet=s, kakao_app=s.kakao_app, livemode=s.livemode, app_user_id=s.app_user_id,
                   partner_user_id=s.app_user_id, item_name="벤치", quantity=1, goods_amount=1000, total_amount=1000,
-                  status=statuses[(start + i) % 100], approved_amount=1000, refunded_amount=0,
+                  status=statuses[(start + i) % 1000], approved_amount=1000, refunded_amount=0,
                   approved_at=now - timedelta(hours=(start + i) % 2000), tid=f"T{start + i}",
                   flag="answer_mismatch" if (start + i) % 997 == 0 else "")  # fmt: skip
             for i, s in enumerate(sheets)
         )
-        Order.objects.filter(pk__in=[o.pk for o in orders]).update(created_at=now - timedelta(hours=1))
+        # created a minute before approval: the orders spread over the last 2,000 hours (12 weeks)
+        Order.objects.filter(pk__in=[o.pk for o in orders]).update(created_at=F("approved_at") - timedelta(minutes=1))
         PaymentEvent.objects.bulk_create(
             PaymentEvent(order=o, kind=k, idempotency_key=f"{k}:{o.pk}", request={"tid": o.tid}, response={"ok": 1})
             for o in orders
@@ -143,11 +146,15 @@ def main() -> int:
     user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
     client = Client()
     client.force_login(user)
+    from django.db import connection
+
     print(f"{'orders':>8} | {'index q':>7} {'index ms':>8} | {'order q':>7} {'order ms':>8} | {'member q':>8} {'member ms':>9}")
     for size in (int(s) for s in args.sizes.split(",")):
         t0 = time.perf_counter()
         fill(size)
         filled = time.perf_counter() - t0
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         live = KakaoApp.objects.get(name="bench-live")
         member, _ = Customer.objects.get_or_create(kakao_app=live, app_user_id="u1")
         order = Order.objects.filter(app_user_id="u1", kakao_app=live).first()
