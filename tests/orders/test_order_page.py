@@ -146,3 +146,20 @@ def test_the_page_takes_the_same_queries_with_5_or_40_events(kakao_app):
     assert counts[0] == counts[1], counts
     assert counts[0] <= 16, counts
     print(f"order page: {counts[0]} queries with 5 or 40 events")
+
+
+def test_each_role_sees_the_receipt_as_its_role_says(kakao_app):
+    from django.contrib.auth.models import Group, User
+
+    from kakaoplugin.roles import ROLES, roles_sync
+
+    roles_sync()
+    order = make_order(kakao_app)
+    for role, in_full, acts in (("owner", True, True), ("order_staff", True, True), ("support", False, False),
+                                ("developer", False, False)):  # fmt: skip
+        user = User.objects.create_user(f"u-{role}", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=ROLES[role].group))
+        html = get(client_for(user), order)
+        assert (ADDRESS["receiver_name"] in html) is in_full, role
+        assert ('id="order-refund"' in html) is acts, role
+        assert 'id="order-timeline"' in html, role
