@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from kakaoplugin.admin_filters import within_filter
 from kakaoplugin.admin_masking import HIDDEN, PersonalDataMixin
 from kakaoplugin.masking import can_see_personal_data
 from kakaoplugin.models import Customer
@@ -196,7 +197,7 @@ class FetchAttemptInline(ReadOnlyMixin, admin.TabularInline):
 @admin.register(CallbackEvent)
 class CallbackEventAdmin(PersonalDataMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "received_at", "kind", "kakao_app", "relay_id", "status", "attempts", "short_error", "produced")
-    list_filter = ("kind", "status", "kakao_app", "received_at")
+    list_filter = ("kind", "status", within_filter("received_at", _("received")), "kakao_app", "received_at")
     search_fields = ("relay_id", "app_user_id", "=id")
     date_hierarchy = "received_at"
     list_select_related = ("kakao_app", "customer", "location", "image_set")

@@ -342,3 +342,31 @@ def current_axes(tree: LoadedTree) -> list[str]:
                 values.extend(o.value for o in s.options if o.value not in values)
             axes.append(f"{group.name}: {', '.join(values)}")
     return axes
+
+
+# --- live stock running out (the admin's dashboard and the product list's stock filter) -------------
+
+
+def stock_alert_q(kind: str):
+    """Products with live stock running out: ``sold_out``: an option (or, without stocked options,
+    the product itself) at 0; ``low``: above 0 but at or below the product's ``low_stock_threshold``
+    (the threshold of the ``option.low_stock`` webhook). Test stock never counts."""
+    from django.db.models import F, Q
+
+    stocked = Option.objects.filter(stock__isnull=False).values("product_id")
+    if kind == "sold_out":
+        options = Option.objects.filter(stock=0)
+        own = Q(stock=0)
+    else:
+        options = Option.objects.filter(stock__gt=0, stock__lte=F("product__low_stock_threshold"))
+        own = Q(stock__gt=0, stock__lte=F("low_stock_threshold"))
+    return Q(pk__in=options.values("product_id")) | (own & ~Q(pk__in=stocked))
+
+
+def stock_dashboard() -> dict[str, int]:
+    """How many products have live stock sold out / running low, in one query."""
+    from django.db.models import Count
+
+    return Product.objects.aggregate(
+        sold_out=Count("pk", filter=stock_alert_q("sold_out")), low=Count("pk", filter=stock_alert_q("low"))
+    )

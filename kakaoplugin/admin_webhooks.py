@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .admin_filters import AttemptedWithinFilter
 from .admin_masking import PersonalDataMixin, pretty_json
 from .fields import mask
 from .masking import mask_personal
@@ -68,7 +69,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(PersonalDataMixin, admin.ModelAdmin):
     list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at")
-    list_filter = ("status", "endpoint__kakao_app", "event__type")
+    list_filter = ("status", AttemptedWithinFilter, "endpoint__kakao_app", "event__type")
     search_fields = ("event__id", "endpoint__url")
     readonly_fields = (
         "event", "endpoint", "status", "attempts", "next_attempt_at", "give_up_at", "last_status_code",

@@ -53,3 +53,20 @@ def customer_is_blocked(*, kakao_app: KakaoApp, app_user_id: str | None) -> bool
     if not app_user_id:
         return False
     return Customer.objects.filter(kakao_app=kakao_app, app_user_id=app_user_id, blocked=True).exists()
+
+
+def webhook_attempted_since(since):
+    """A delivery attempted since ``since`` (an ``Exists`` for filters): a failed delivery makes
+    no attempt after giving up, so a failed one attempted since then gave up since then."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import WebhookAttempt
+
+    return Exists(WebhookAttempt.objects.filter(delivery=OuterRef("pk"), at__gte=since))
+
+
+def failed_webhooks_count(*, since) -> int:
+    """Webhook deliveries that gave up since ``since``."""
+    from .models import WebhookDelivery
+
+    return WebhookDelivery.objects.filter(webhook_attempted_since(since), status=WebhookDelivery.Status.FAILED).count()

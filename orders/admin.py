@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.admin_masking import PersonalDataMixin
 
-from . import payments
+from . import order_page, payments
 from .models import (
     BusinessHours,
     ClosedDate,
     Order,
-    OrderLine,
     OrderSheet,
     OrderSheetLine,
     PaymentEvent,
     RemoteAreaRange,
     StoreRules,
 )
+from .selectors import attention_q, order_page_get, sales_q
 
 # --- store rules -------------------------------------------------------------------------------
 
@@ -72,6 +73,8 @@ class OrderSheetAdmin(admin.ModelAdmin):
 
 # --- orders ------------------------------------------------------------------------------------
 
+FROM_ORDER_PAGE = "_from_order_page"  # an action posted from the order's page returns there
+
 
 class TextFilter(admin.SimpleListFilter):
     """A free-text filter box (exact match) for ids staff paste: relay id, app user id."""
@@ -106,46 +109,39 @@ class AppUserFilter(TextFilter):
 
 
 class AttentionFilter(admin.SimpleListFilter):
+    """The dashboard's "needs attention" numbers link here (the same predicates: orders.selectors)."""
+
     title = _("needs attention")
     parameter_name = "attention"
+    KINDS = {"yes": "any", "stuck": "stuck", "refund_owed": "refund_owed", "mismatch": "mismatch"}
 
     def lookups(self, request, model_admin):
         return [
             ("yes", _("refund owed, approval unsettled, a failed KakaoPay call, or flagged for review")),
+            ("stuck", _("Approval stuck")),
+            ("refund_owed", _("Refund owed")),
+            ("mismatch", _("KakaoPay answer mismatch")),
         ]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
-            bad = PaymentEvent.objects.filter(
-                kind__in=[PaymentEvent.Kind.CANCEL_FAILURE, PaymentEvent.Kind.CANCEL_UNKNOWN]
-            ).values("order_id")
-            return queryset.filter(
-                Q(status__in=[Order.Status.REFUNDING, Order.Status.APPROVING]) | Q(pk__in=bad) | ~Q(flag="")
-            )
+        if self.value() in self.KINDS:
+            return queryset.filter(attention_q(self.KINDS[self.value()]))
         return queryset
 
 
-class PaymentEventInline(PersonalDataMixin, admin.TabularInline):
-    model = PaymentEvent
-    extra = 0
-    can_delete = False
-    fields = ("created_at", "kind", "outcome", "http_status", "message", "request", "response", "duration_ms", "created_by")
-    readonly_fields = fields
-    personal_fields = ("request", "response")
-    ordering = ("created_at", "id")
+class SalesFilter(admin.SimpleListFilter):
+    """Live orders approved today / this week (Asia/Seoul) and kept: the dashboard's sales."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    title = _("sales")
+    parameter_name = "sales"
 
+    def lookups(self, request, model_admin):
+        return [("today", _("Today")), ("week", _("This week"))]
 
-class OrderLineInline(admin.TabularInline):
-    model = OrderLine
-    extra = 0
-    can_delete = False
-    readonly_fields = ("description", "quantity", "amount", "tax_free", "catalog_option", "catalog_product")
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    def queryset(self, request, queryset):
+        if self.value() in ("today", "week"):
+            return queryset.filter(sales_q(self.value()))
+        return queryset
 
 
 class RefundForm(forms.Form):
@@ -170,26 +166,49 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
         "partner_order_id", "kakao_app", "livemode", "status", "t4", "total_amount", "shipping_fee", "refunded_amount",
         "app_user_id", "relay_id", "failure_message", "created_at",
     )  # fmt: skip
-    list_filter = ("status", AttentionFilter, "flag", "kakao_app", "livemode", RelayIdFilter, AppUserFilter, "created_at")
+    list_filter = ("status", AttentionFilter, SalesFilter, "flag", "kakao_app", "livemode", RelayIdFilter, AppUserFilter, "created_at")
     date_hierarchy = "created_at"
     search_fields = ("partner_order_id", "tid", "aid", "app_user_id", "relay_id", "sheet__id")
     list_select_related = ("kakao_app",)
     readonly_fields = [f.name for f in Order._meta.fields] + ["t4"]
-    inlines = [OrderLineInline, PaymentEventInline]
     actions = ["refund", "check_with_kakaopay"]
     personal_fields = ("shipping_address",)
+    # The page reads like a receipt with the payment events as a timeline (orders.order_page);
+    # every stored field stays below, folded.
+    change_form_template = "admin/orders/order/change_form.html"
+    FOLDED = ("collapse",)
     fieldsets = (
-        (None, {"fields": ("partner_order_id", "kakao_app", "livemode", "sheet", "status", "t4", "failure_message",
-                           "failure_reason", "flag", "flag_note")}),
-        (_("Buyer"), {"fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code", "shipping_address")}),
-        (_("Amounts"), {"fields": ("item_name", "item_code", "quantity", "goods_amount", "shipping_fee", "total_amount",
-                                "tax_free_amount", "vat_amount", "use_shipping")}),
-        (_("KakaoPay"), {"fields": ("tid", "aid", "payment_method", "approved_amount", "approved_tax_free_amount",
-                                 "approved_vat_amount", "approved_at", "refunded_amount", "refunded_tax_free_amount",
-                                 "refunded_vat_amount", "approve_attempts", "approve_requested_at", "lease_until",
-                                 "hold_expires_at")}),
-        (_("Times"), {"fields": ("created_at", "updated_at", "completed_at")}),
+        (_("Order record"), {"classes": FOLDED, "fields": ("partner_order_id", "kakao_app", "livemode", "sheet",
+                             "status", "t4", "failure_message", "failure_reason", "flag", "flag_note")}),
+        (_("Buyer"), {"classes": FOLDED, "fields": ("app_user_id", "partner_user_id", "relay_id", "zip_code",
+                                                 "shipping_address")}),
+        (_("Amounts"), {"classes": FOLDED, "fields": ("item_name", "item_code", "quantity", "goods_amount",
+                                                   "shipping_fee", "total_amount", "tax_free_amount", "vat_amount",
+                                                   "use_shipping")}),
+        (_("KakaoPay"), {"classes": FOLDED, "fields": ("tid", "aid", "payment_method", "approved_amount",
+                                                    "approved_tax_free_amount", "approved_vat_amount", "approved_at",
+                                                    "refunded_amount", "refunded_tax_free_amount", "refunded_vat_amount",
+                                                    "approve_attempts", "approve_requested_at", "lease_until",
+                                                    "hold_expires_at")}),
+        (_("Times"), {"classes": FOLDED, "fields": ("created_at", "updated_at", "completed_at")}),
     )  # fmt: skip
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = order_page_get(pk=int(object_id)) if str(object_id).isdigit() else None
+        if order is not None and self.has_view_permission(request, order):
+            extra_context = {
+                **(extra_context or {}),
+                "receipt": order_page.receipt(order, request.user),
+                "timeline": order_page.timeline(order, request.user),
+                "can_act": self.has_change_permission(request, order),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _back_to_order(self, request, orders):
+        """After an action started from the order's page: back to that page."""
+        if request.POST.get(FROM_ORDER_PAGE) and len(orders) == 1:
+            return HttpResponseRedirect(reverse("admin:orders_order_change", args=[orders[0].pk]))
+        return None
 
     @admin.display(description=_("T4"))
     def t4(self, obj: Order) -> str:
@@ -231,7 +250,7 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
                             % {"order": order, "amount": done.amount, "state": state},
                             messages.SUCCESS,
                         )
-                return None
+                return self._back_to_order(request, orders)
         else:
             form = RefundForm()
         context = {
@@ -240,12 +259,14 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
             "orders": orders,
             "form": form,
             "opts": self.model._meta,
+            "from_order_page": FROM_ORDER_PAGE if request.POST.get(FROM_ORDER_PAGE) else "",
         }
         return TemplateResponse(request, "admin/orders/order/refund.html", context)
 
     @admin.action(description=_("Check with KakaoPay (settle a stuck approval or refund now)"), permissions=["change"])
     def check_with_kakaopay(self, request, queryset):
-        for order in queryset:
+        orders = list(queryset)
+        for order in orders:
             result = payments.payment_check(order_id=order.pk)
             order.refresh_from_db()
             self.message_user(
@@ -253,6 +274,7 @@ class OrderAdmin(PersonalDataMixin, admin.ModelAdmin):
                 gettext("Order %(order)s: %(result)s; now %(status)s")
                 % {"order": order, "result": result, "status": order.get_status_display()},
             )
+        return self._back_to_order(request, orders)
 
 
 @admin.register(PaymentEvent)

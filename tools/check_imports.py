@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("kakaoplugin", "catalog", "orders", "callbacks", "merchant")
+APPS = ("kakaoplugin", "catalog", "orders", "callbacks", "merchant", "backoffice")
 # the project wiring: the one package that names every app (docs/architecture.md)
 WIRING = "config"
 # what each app may import of the others (besides itself); nothing may import the wiring
@@ -27,6 +27,7 @@ ALLOWED = {
     "orders": {"catalog", "kakaoplugin"},
     "callbacks": {"kakaoplugin"},
     "merchant": {"orders", "catalog", "callbacks", "kakaoplugin"},
+    "backoffice": {"orders", "catalog", "callbacks", "kakaoplugin"},  # admin pages over several apps
     WIRING: set(APPS),
 }
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "orders",
     "callbacks",
     "merchant",
+    "backoffice",  # admin pages reading several apps: the dashboard, the member page (nothing imports it)
     "demo",  # the Kakao simulator's command (kakao_simulate); no models
     "axes",  # admin login throttling (security.py)
 ]
