@@ -27,6 +27,7 @@ from .. import services
 from ..models import Product
 from ..selectors import tree_load, tree_response
 from ..tree import TreeInvalid
+from .filters import StockAlertFilter
 from .inlines import GroupInline
 from .problems import RowProblems
 from .tools import ProductTools
@@ -52,7 +53,7 @@ class TreeEdit:
 class ProductAdmin(ProductTools, nested_admin.NestedModelAdmin):
     list_display = ("code", "name", "price", "on_sale", "kind", "tax_type", "tools")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_filter = ("on_sale", "kind", "tax_type")
+    list_filter = ("on_sale", "kind", "tax_type", StockAlertFilter)
     search_fields = ("code", "name")
     inlines = [GroupInline]
     actions = ["export_trees"]

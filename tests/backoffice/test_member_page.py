@@ -27,7 +27,7 @@ def url(member) -> str:
 
 
 def get(user, member) -> str:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the assertions read English
     client.force_login(user)
     response = client.get(url(member))
     assert response.status_code == 200
@@ -85,7 +85,7 @@ def test_sections_follow_view_permissions(member):
         assert f'id="{part}"' not in html, part
     html = get(staff("orders-only", "kakaoplugin.view_customer", "orders.view_order"), member)
     assert 'id="member-orders"' in html and 'id="member-profile"' not in html
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the assertions read English
     client.force_login(staff("no-members", "orders.view_order"))
     assert client.get(url(member)).status_code == 403
 
@@ -112,7 +112,7 @@ def test_linked_from_the_member_list_and_the_members_admin_page(member, admin_cl
 
 def test_the_same_queries_with_few_or_many_rows(kakao_app):
     user = staff("owner", *EVERYTHING, "kakaoplugin.view_personal_data")
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the assertions read English
     client.force_login(user)
     counts = []
     for n, extra in ((1, 0), (2, 25)):

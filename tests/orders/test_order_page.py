@@ -21,7 +21,7 @@ VIEW = ("orders.view_order",)
 
 
 def client_for(user) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the assertions read English
     client.force_login(user)
     return client
 
