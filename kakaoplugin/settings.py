@@ -251,6 +251,9 @@ for _cidr in TRUSTED_PROXY_CIDRS:
         raise ImproperlyConfigured(f"TRUSTED_PROXY_CIDRS: {_cidr!r} is not an address or network") from _exc
 # How long a process keeps a looked-up Kakao app (seconds): key rotation takes effect within it.
 PLUGIN_APP_CACHE_SECONDS = env.float("PLUGIN_APP_CACHE_SECONDS", default=5.0)
+# Payment T4's status cache (orders.status_cache): an entry lives this long after the database read
+# it holds, so a lost publication leaves T4 behind for at most this long; 0 turns the cache off.
+T4_STATUS_CACHE_SECONDS = env.float("T4_STATUS_CACHE_SECONDS", default=5.0)
 
 ORDER_SHEET_TTL_SECONDS = env.int("ORDER_SHEET_TTL_SECONDS", default=24 * 3600)
 

@@ -14,6 +14,8 @@ from django.db import models
 from kakaoplugin.fields import EncryptedTextField
 from kakaoplugin.models import KakaoApp
 
+from .status_cache import OrderQuerySet
+
 LIVEMODE_HELP = (
     "False for a test app's (KakaoApp.environment test): a test order uses the catalog's test stock and is "
     "not a sale. Stamped from the app at creation, never changed"
@@ -272,6 +274,8 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()  # publishes T4's status after commit (orders.status_cache)
 
     class Meta:
         ordering = ["-created_at"]
