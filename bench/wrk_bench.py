@@ -1,0 +1,245 @@
+"""wrk against gunicorn: payment T4 and option T1 (warm), each alternated with its minimal view in one
+run, and T3 → T4 "S" through a real Celery worker with a breakdown of where the time goes.
+
+Needs wrk (``bench/setup.sh`` installs it from Debian's packages), PostgreSQL and Redis:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kp_perf REDIS_URL=redis://127.0.0.1:6379/2 \\
+      CACHE_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/wrk_bench.py \\
+      [--port 21080] [--seconds 5] [--rounds 3] [--connections 200] [--latency-orders 30]
+
+Serves with gunicorn and the project's ``gunicorn.conf.py`` (gthread, 2 workers × 4 threads by
+default, access log and multiprocess metrics on as in production; the log goes to /dev/null), the
+``bench.settings`` URLconf (the real URLs plus ``/bench/minimal`` and ``/bench/baseline``). Creates
+its own rows in that database (a Kakao app "bench-wrk", the product ``bench:1000`` of 1,010
+options, orders), left there. Prints one line per wrk run and the ratios of each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PLUGIN_KEY = "bench-wrk-plugin-key-0000000000000000000000"
+PRODUCT = "bench:1000"
+USER = "bench-wrk-user"
+
+
+def wrk(url: str, *, seconds: float, connections: int, threads: int, header: str | None = None) -> dict:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
+    if header:
+        command += ["-H", header]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99": ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "errors": (sum(map(int, socket_errors.groups())) if socket_errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
+        "command": " ".join(command + [url]),
+    }
+
+
+def setup_rows(fake_url: str):
+    from catalog.models import Product
+    from catalog.services import combinations_generate
+    from kakaoplugin.models import KakaoApp
+
+    app, _ = KakaoApp.objects.update_or_create(
+        name="bench-wrk",
+        defaults={"rest_api_key": "bench", "kakaopay_admin_key": "bench-admin-key", "cid": "TC0ONETIME", "plugin_key": PLUGIN_KEY},
+    )  # fmt: skip
+    product, created = Product.objects.get_or_create(code=PRODUCT, defaults={"name": "벤치 상품", "price": 10000})
+    if created or not product.option_groups.exists():
+        axes = [("색상", [f"c{i}" for i in range(10)]), ("사이즈", [f"s{i:03d}" for i in range(100)])]
+        combinations_generate(product=product, axes=axes, add_price=500, stock=100)
+    return app
+
+
+def latency(app, base_http: str, fake_url: str, orders: int) -> tuple[list[float], dict[str, list[float]], str]:
+    """T3 (the buyer's browser following KakaoPay's approval redirect) until T4 answers S, per order."""
+    import requests
+    from django.test import Client
+
+    from orders.models import Order, PaymentEvent
+    from tests.test_payment_kit import Buyer, browser_path, make_product, make_sheet
+
+    stamp = str(int(time.time() * 1000))
+    product, option = make_product(code=f"bench-lat-{stamp}", option_stock=None)
+    plugin_base = f"/plugin/{app.plugin_key}/"
+    session = requests.Session()
+    client = Client()
+    totals: list[float] = []
+    parts: dict[str, list[float]] = {k: [] for k in ("t3 answered", "t3 → approve starts", "KakaoPay approve",
+                                                     "approve → paid", "paid → T4 shows S")}  # fmt: skip
+    last = ""
+    for i in range(orders):
+        user = f"bench-lat-{stamp}-{i}"
+        buyer = Buyer(plugin_base, fake_url, app_user_id=user, client=client, key="bench-admin-key")
+        buyer.t1(make_sheet(app, product, option, app_user_id=user).pk)
+        buyer.ready()
+        buyer.authorize()
+        assert buyer.t2() == {"status": 200}
+        path = browser_path(buyer.t1_data["approval_url"], partner_order_id=buyer.partner_order_id,
+                            partner_user_id=user, pg_token=buyer.pg_token)  # fmt: skip
+        t4 = base_http + plugin_base + "order/status"
+        started = time.time()
+        answer = session.get(base_http + path, timeout=10).json()
+        t3_done = time.time()
+        assert answer == {"status": 200}, answer
+        while True:
+            data = session.get(t4, params={"order_id": buyer.partner_order_id}, headers={"X-Kakao-AppUserId": user}, timeout=10).json()
+            if data["data"]["order_status"] != "W":
+                break
+            time.sleep(0.002)
+        seen = time.time()
+        assert data["data"]["order_status"] == "S", data
+        totals.append((seen - started) * 1000)
+        order = Order.objects.get(partner_order_id=buyer.partner_order_id)
+        events = {e.kind: e.created_at.timestamp() for e in order.events.order_by("id")}
+        request_at, success_at = events[PaymentEvent.Kind.APPROVE_REQUEST], events[PaymentEvent.Kind.APPROVE_SUCCESS]
+        paid_at = order.completed_at.timestamp()
+        parts["t3 answered"].append((t3_done - started) * 1000)
+        parts["t3 → approve starts"].append((request_at - t3_done) * 1000)
+        parts["KakaoPay approve"].append((success_at - request_at) * 1000)
+        parts["approve → paid"].append((paid_at - success_at) * 1000)
+        parts["paid → T4 shows S"].append((seen - paid_at) * 1000)
+        last = buyer.partner_order_id
+    return totals, parts, last
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=21080)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--latency-orders", type=int, default=30)
+    parser.add_argument("--workers", default="2")
+    parser.add_argument("--threads", default="4")
+    parser.add_argument("--only", choices=("t4", "t1", "latency"), action="append")
+    args = parser.parse_args()
+    only = set(args.only or ("t4", "t1", "latency"))
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
+        sys.exit("set DATABASE_URL (PostgreSQL), REDIS_URL and CACHE_URL")
+
+    from fakekakao.server import FakeKakaoServer
+
+    fake = FakeKakaoServer("127.0.0.1", args.port + 1).start()
+    os.environ.update({
+        "KAKAOPAY_LEGACY_API_BASE": fake.url, "KAKAOPAY_OPEN_API_BASE": fake.url, "KAKAO_ALLOW_HTTP": "true",
+        "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "false", "SECRET_KEY": "bench-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "SECURE_SSL_REDIRECT": "false",
+        "PLUGIN_APP_CACHE_SECONDS": "60", "LOG_LEVEL": "WARNING", "CACHE_KEY_PREFIX": "bench",
+        "GUNICORN_BIND": f"127.0.0.1:{args.port}", "GUNICORN_WORKERS": args.workers, "GUNICORN_THREADS": args.threads,
+    })  # fmt: skip
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "Zm9yLWJlbmNoLW9ubHktbm90LWEtc2VjcmV0LWtleSE=")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    app = setup_rows(fake.url)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "kakaoplugin.wsgi:application", "--config", str(ROOT / "gunicorn.conf.py"),
+         "--keep-alive", "30", "--log-level", "warning"],
+        cwd=ROOT, env=os.environ.copy(), start_new_session=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker", "--pool", "threads", "--concurrency", "4",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "--hostname", f"bench-wrk-{os.getpid()}@%h"],
+        cwd=ROOT, env=os.environ.copy(), start_new_session=True,
+    )  # fmt: skip
+    base_http = f"http://127.0.0.1:{args.port}"
+    try:
+        import requests
+
+        deadline = time.time() + 60
+        while True:
+            try:
+                requests.get(base_http + "/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                if time.time() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        print(f"gunicorn gthread {args.workers}×{args.threads} on 127.0.0.1:{args.port}; wrk -t{args.wrk_threads} "
+              f"-c{args.connections} -d{args.seconds:g}s; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+        paid = ""
+        if "latency" in only or "t4" in only:
+            totals, parts, paid = latency(app, base_http, fake.url, args.latency_orders if "latency" in only else 1)
+            if "latency" in only:
+                totals.sort()
+                print(f"T3 → T4 S through the worker ({len(totals)} orders): median {statistics.median(totals):.1f} ms, "
+                      f"p90 {totals[int(len(totals) * 0.9)]:.1f} ms, min {totals[0]:.1f} ms, max {totals[-1]:.1f} ms")  # fmt: skip
+                for name, values in parts.items():
+                    print(f"    {name:22s} median {statistics.median(values):6.1f} ms")
+        pairs = []
+        if "t4" in only:
+            t4 = f"{base_http}/plugin/{PLUGIN_KEY}/order/status?order_id={paid}&relay_id=r"
+            check = requests.get(t4, headers={"X-Kakao-AppUserId": _owner(paid)}, timeout=5).content
+            assert check == b'{"status":200,"data":{"order_status":"S"}}', check
+            pairs.append(("T4 (paid order, owner)", t4, f"X-Kakao-AppUserId: {_owner(paid)}", f"{base_http}/bench/minimal"))
+        if "t1" in only:
+            t1 = f"{base_http}/plugin/{PLUGIN_KEY}/options?id={quote(PRODUCT)}"
+            baseline = f"{base_http}/bench/baseline?id={quote(PRODUCT)}"
+            a, b = requests.get(t1, timeout=10).content, requests.get(baseline, timeout=10).content
+            assert a == b and b'"status":200' in a, "T1 and its baseline must answer the same bytes"
+            options = a.count(b'"value"')
+            pairs.append((f"option T1 warm ({options} options, {len(a):,} B)", t1, None, baseline))
+        for name, url, header, minimal in pairs:
+            wrk(url, seconds=1, connections=args.connections, threads=args.wrk_threads, header=header)  # warm up
+            wrk(minimal, seconds=1, connections=args.connections, threads=args.wrk_threads)
+            ratios = []
+            for n in range(args.rounds):
+                m = wrk(minimal, seconds=args.seconds, connections=args.connections, threads=args.wrk_threads)
+                e = wrk(url, seconds=args.seconds, connections=args.connections, threads=args.wrk_threads, header=header)
+                for label, r in (("minimal view", m), (name, e)):
+                    print(f"  round {n + 1} {label:44s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  "
+                          f"p99 {r['p99']:7.2f} ms  errors {r['errors']}")  # fmt: skip
+                ratios.append((e["rps"] / m["rps"], e["p99"] / m["p99"]))
+                print(f"  round {n + 1} ratio: req/s {ratios[-1][0]:.2f}×, p99 {ratios[-1][1]:.2f}×")
+            rps, p99 = [r[0] for r in ratios], [r[1] for r in ratios]
+            print(f"{name}: req/s {min(rps):.2f}–{max(rps):.2f}× the minimal view, p99 {min(p99):.2f}–{max(p99):.2f}×"
+                  f"  [{e['command'].replace(url, '<url>')}]")  # fmt: skip
+    finally:
+        for proc in (server, worker):
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (server, worker):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        fake.stop()
+    return 0
+
+
+def _owner(partner_order_id: str) -> str:
+    from orders.models import Order
+
+    return Order.objects.get(partner_order_id=partner_order_id).app_user_id
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
