@@ -23,6 +23,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -35,16 +36,34 @@ PRODUCT = "bench:1000"
 USER = "bench-wrk-user"
 
 
-def wrk(url: str, *, seconds: float, connections: int, threads: int, header: str | None = None) -> dict:
+def server_cpu_seconds(master: int) -> float:
+    """CPU (user + system) used so far by gunicorn's workers (children of ``master``), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def wrk(url: str, *, seconds: float, connections: int, threads: int, extra: list[str] | None = None,
+        master: int | None = None) -> dict:  # fmt: skip
+    cpu_before = server_cpu_seconds(master) if master else 0.0
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
-    if header:
-        command += ["-H", header]
+    command += extra or []
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
 
     def ms(text: str) -> float:
         value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
+    cpu = server_cpu_seconds(master) - cpu_before if master else 0.0
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
@@ -54,6 +73,7 @@ def wrk(url: str, *, seconds: float, connections: int, threads: int, header: str
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "errors": (sum(map(int, socket_errors.groups())) if socket_errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
         "command": " ".join(command + [url]),
+        "cpu_us": cpu / max(1, int(re.search(r"(\d+) requests in", out).group(1))) * 1e6,
     }
 
 
@@ -64,13 +84,32 @@ def setup_rows(fake_url: str):
 
     app, _ = KakaoApp.objects.update_or_create(
         name="bench-wrk",
-        defaults={"rest_api_key": "bench", "kakaopay_admin_key": "bench-admin-key", "cid": "TC0ONETIME", "plugin_key": PLUGIN_KEY},
+        defaults={"rest_api_key": "bench", "kakaopay_admin_key": "bench-admin-key", "cid": "TC0ONETIME", "plugin_key": PLUGIN_KEY,
+                  "environment": KakaoApp.Environment.PRODUCTION},
     )  # fmt: skip
     product, created = Product.objects.get_or_create(code=PRODUCT, defaults={"name": "벤치 상품", "price": 10000})
     if created or not product.option_groups.exists():
         axes = [("색상", [f"c{i}" for i in range(10)]), ("사이즈", [f"s{i:03d}" for i in range(100)])]
         combinations_generate(product=product, axes=axes, add_price=500, stock=100)
     return app
+
+
+def t4_orders(app, count: int) -> list[str]:
+    """``count`` orders of one buyer, marked paid (through Order's queryset: published to the cache)."""
+    from django.test import Client
+
+    from orders.models import Order
+    from tests.test_payment_kit import Buyer, make_product, make_sheet
+
+    product, option = make_product(code=f"bench-t4-{time.time_ns()}", option_stock=None)
+    client = Client()
+    ids = []
+    for _ in range(count):
+        buyer = Buyer(f"/plugin/{app.plugin_key}/", "http://127.0.0.1:9", app_user_id=USER, client=client)
+        buyer.t1(make_sheet(app, product, option, app_user_id=USER).pk)
+        ids.append(buyer.partner_order_id)
+    Order.objects.filter(partner_order_id__in=ids).update(status=Order.Status.PAID)
+    return ids
 
 
 def latency(app, base_http: str, fake_url: str, orders: int) -> tuple[list[float], dict[str, list[float]], str]:
@@ -133,6 +172,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--latency-orders", type=int, default=30)
+    parser.add_argument("--t4-orders", type=int, default=200, help="T4 polls go round this many paid orders")
     parser.add_argument("--workers", default="2")
     parser.add_argument("--threads", default="4")
     parser.add_argument("--only", choices=("t4", "t1", "latency"), action="append")
@@ -186,43 +226,54 @@ def main() -> int:
         print(f"gunicorn gthread {args.workers}×{args.threads} on 127.0.0.1:{args.port}; wrk -t{args.wrk_threads} "
               f"-c{args.connections} -d{args.seconds:g}s; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 
-        paid = ""
-        if "latency" in only or "t4" in only:
-            totals, parts, paid = latency(app, base_http, fake.url, args.latency_orders if "latency" in only else 1)
-            if "latency" in only:
-                totals.sort()
-                print(f"T3 → T4 S through the worker ({len(totals)} orders): median {statistics.median(totals):.1f} ms, "
-                      f"p90 {totals[int(len(totals) * 0.9)]:.1f} ms, min {totals[0]:.1f} ms, max {totals[-1]:.1f} ms")  # fmt: skip
-                for name, values in parts.items():
-                    print(f"    {name:22s} median {statistics.median(values):6.1f} ms")
+        if "latency" in only:
+            totals, parts, _ = latency(app, base_http, fake.url, args.latency_orders)
+            totals.sort()
+            print(f"T3 → T4 S through the worker ({len(totals)} orders): median {statistics.median(totals):.1f} ms, "
+                  f"p90 {totals[int(len(totals) * 0.9)]:.1f} ms, min {totals[0]:.1f} ms, max {totals[-1]:.1f} ms")  # fmt: skip
+            for name, values in parts.items():
+                print(f"    {name:22s} median {statistics.median(values):6.1f} ms")
         pairs = []
         if "t4" in only:
-            t4 = f"{base_http}/plugin/{PLUGIN_KEY}/order/status?order_id={paid}&relay_id=r"
-            check = requests.get(t4, headers={"X-Kakao-AppUserId": _owner(paid)}, timeout=5).content
+            ids = t4_orders(app, args.t4_orders)
+            t4 = f"{base_http}/plugin/{PLUGIN_KEY}/order/status?order_id={ids[0]}&relay_id=r"
+            check = requests.get(t4, headers={"X-Kakao-AppUserId": USER}, timeout=5).content
             assert check == b'{"status":200,"data":{"order_status":"S"}}', check
-            pairs.append(("T4 (paid order, owner)", t4, f"X-Kakao-AppUserId: {_owner(paid)}", f"{base_http}/bench/minimal"))
+            script = Path(tempfile.mkdtemp(prefix="bench-wrk-")) / "t4.lua"
+            script.write_text(
+                "local ids = {" + ",".join(f'"{i}"' for i in ids) + "}\nlocal n = 0\n"
+                "request = function()\n  n = n + 1\n"
+                f'  return wrk.format("GET", "/plugin/{PLUGIN_KEY}/order/status?order_id=" .. ids[n % #ids + 1] .. "&relay_id=r")\n'
+                "end\n"
+            )  # fmt: skip
+            pairs.append((f"T4 (paid orders, owner; {len(ids)} orders in turn)", t4,
+                          ["-H", f"X-Kakao-AppUserId: {USER}", "-s", str(script)], f"{base_http}/bench/minimal"))  # fmt: skip
         if "t1" in only:
             t1 = f"{base_http}/plugin/{PLUGIN_KEY}/options?id={quote(PRODUCT)}"
             baseline = f"{base_http}/bench/baseline?id={quote(PRODUCT)}"
             a, b = requests.get(t1, timeout=10).content, requests.get(baseline, timeout=10).content
             assert a == b and b'"status":200' in a, "T1 and its baseline must answer the same bytes"
             options = a.count(b'"value"')
-            pairs.append((f"option T1 warm ({options} options, {len(a):,} B)", t1, None, baseline))
-        for name, url, header, minimal in pairs:
-            wrk(url, seconds=1, connections=args.connections, threads=args.wrk_threads, header=header)  # warm up
+            pairs.append((f"option T1 warm ({options} options, {len(a):,} B)", t1, [], baseline))
+        for name, url, extra, minimal in pairs:
+            wrk(url, seconds=1, connections=args.connections, threads=args.wrk_threads, extra=extra)  # warm up
             wrk(minimal, seconds=1, connections=args.connections, threads=args.wrk_threads)
             ratios = []
             for n in range(args.rounds):
-                m = wrk(minimal, seconds=args.seconds, connections=args.connections, threads=args.wrk_threads)
-                e = wrk(url, seconds=args.seconds, connections=args.connections, threads=args.wrk_threads, header=header)
+                m = wrk(minimal, seconds=args.seconds, connections=args.connections, threads=args.wrk_threads,
+                        master=server.pid)  # fmt: skip
+                e = wrk(url, seconds=args.seconds, connections=args.connections, threads=args.wrk_threads, extra=extra,
+                        master=server.pid)  # fmt: skip
                 for label, r in (("minimal view", m), (name, e)):
                     print(f"  round {n + 1} {label:44s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  "
-                          f"p99 {r['p99']:7.2f} ms  errors {r['errors']}")  # fmt: skip
-                ratios.append((e["rps"] / m["rps"], e["p99"] / m["p99"]))
-                print(f"  round {n + 1} ratio: req/s {ratios[-1][0]:.2f}×, p99 {ratios[-1][1]:.2f}×")
-            rps, p99 = [r[0] for r in ratios], [r[1] for r in ratios]
-            print(f"{name}: req/s {min(rps):.2f}–{max(rps):.2f}× the minimal view, p99 {min(p99):.2f}–{max(p99):.2f}×"
-                  f"  [{e['command'].replace(url, '<url>')}]")  # fmt: skip
+                          f"p99 {r['p99']:7.2f} ms  errors {r['errors']}  gunicorn CPU {r['cpu_us']:5.0f} µs/request")  # fmt: skip
+                ratios.append((e["rps"] / m["rps"], e["p99"] / m["p99"], e["cpu_us"] / m["cpu_us"]))
+                print(f"  round {n + 1} ratio: req/s {ratios[-1][0]:.2f}×, p99 {ratios[-1][1]:.2f}×, "
+                      f"gunicorn CPU per request {ratios[-1][2]:.2f}×")  # fmt: skip
+            rps, p99, cpu = [r[0] for r in ratios], [r[1] for r in ratios], [r[2] for r in ratios]
+            print(f"{name}: req/s {min(rps):.2f}–{max(rps):.2f}× the minimal view (median {statistics.median(rps):.2f}), "
+                  f"p99 {min(p99):.2f}–{max(p99):.2f}× (median {statistics.median(p99):.2f}), "
+                  f"gunicorn CPU per request {min(cpu):.2f}–{max(cpu):.2f}×  [{e['command'].replace(url, '<url>')}]")  # fmt: skip
     finally:
         for proc in (server, worker):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -233,12 +284,6 @@ def main() -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
         fake.stop()
     return 0
-
-
-def _owner(partner_order_id: str) -> str:
-    from orders.models import Order
-
-    return Order.objects.get(partner_order_id=partner_order_id).app_user_id
 
 
 if __name__ == "__main__":
