@@ -60,6 +60,8 @@ class OrderQuerySet(models.QuerySet):
     """``Order.objects``: an ``update()`` of a field T4 reads publishes the rows it changed."""
 
     def update(self, **kwargs):
+        if _stays_waiting(self.model, kwargs):
+            return super().update(**kwargs)
         if WATCHED.isdisjoint(kwargs) or connections[self.db].vendor not in ("postgresql", "sqlite"):
             if not WATCHED.isdisjoint(kwargs):  # no UPDATE … RETURNING: name the rows first
                 publish_on_commit(list(self.values_list("partner_order_id", flat=True)), using=self.db)
@@ -89,6 +91,15 @@ class OrderQuerySet(models.QuerySet):
             changed = [row[0] for row in cursor.fetchall()]
         self._result_cache = None
         return changed
+
+
+def _stays_waiting(model, kwargs) -> bool:
+    """True for a write that only moves orders between waiting states (T2's hold, the approval's
+    claim and its release): T4 answers W before and after, since no order ever comes back to a W
+    state once it left them (docs/payment-flow.md), so there is nothing to publish, and the
+    approval does not wait for a publication before it calls KakaoPay."""
+    touched = WATCHED.intersection(kwargs)
+    return touched == {"status"} and isinstance(kwargs["status"], str) and model.T4_STATUS.get(kwargs["status"]) == "W"
 
 
 def _saved(sender, instance, created=False, update_fields=None, **kwargs):

@@ -94,6 +94,11 @@ def test_every_kind_of_write_publishes_and_answers_stay_byte_identical(order, pl
         return cached
 
     assert both() == CONTRACT["W"]
+    # T2's hold and the approval's claim move between W states: T4 cannot change, nothing is published
+    with CaptureQueriesContext(connection) as queries:
+        Order.objects.filter(pk=pk).update(status=Order.Status.HELD)
+        Order.objects.filter(pk=pk).update(status=Order.Status.APPROVING, pg_token="t")
+    assert len(queries) == 2 and entry_of(poid)[1] == "W"
     Order.objects.filter(pk=pk).update(status=Order.Status.PAID)  # QuerySet.update
     assert entry_of(poid)[1] == "S" and both() == CONTRACT["S"]
     locked = Order.objects.get(pk=pk)
