@@ -8,7 +8,7 @@ version counter (a day).
 
 from __future__ import annotations
 
-import threading
+from kakaoplugin.fast_reads import mget
 
 from .status_cache import _COUNTER, _COUNTER_SECONDS, _ENTRY
 
@@ -58,7 +58,6 @@ class RedisStore:
         self.client = backend._cache.get_client(None, write=True)  # noqa: SLF001 (Django's redis-py client)
         self.bump_script = self.client.register_script(_BUMP)
         self.put_script = self.client.register_script(_PUT)
-        self.local = threading.local()  # the poll's own connection, per thread
 
     def _keys(self, partner_order_id: str) -> tuple[str, str]:
         make = self.backend.make_key
@@ -67,25 +66,9 @@ class RedisStore:
     def read(self, partner_order_id: str) -> tuple[bytes | None, int]:
         """(the entry's JSON or None, the counter): one round trip.
 
-        The hottest call of the system: on a connection of its own, made by the cache's pool (same
-        address, credentials, database, TLS), without the client's pool checkout, retry wrapper and
-        pending-data poll (a third of a warm poll's CPU). Any error drops the connection (the next
-        poll opens another) and is raised: T4 then reads the database."""
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = self.local.conn = self.client.connection_pool.make_connection()
-        entry_key, counter_key = self._keys(partner_order_id)
-        entry_key, counter_key = entry_key.encode(), counter_key.encode()
-        packed = b"*3\r\n$4\r\nMGET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
-            len(entry_key), entry_key, len(counter_key), counter_key
-        )
-        try:
-            conn.send_packed_command([packed], check_health=False)
-            entry, counter = conn.read_response()
-        except BaseException:
-            self.local.conn = None
-            conn.disconnect()
-            raise
+        The hottest call of the system: on the calling thread's own connection
+        (kakaoplugin.fast_reads); an error is raised and T4 then reads the database."""
+        entry, counter = mget(self.client, list(self._keys(partner_order_id)))
         version = int(counter) if counter else 0
         if entry is None:
             return None, version
