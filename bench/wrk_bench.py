@@ -36,25 +36,30 @@ PRODUCT = "bench:1000"
 USER = "bench-wrk-user"
 
 
-def server_cpu_seconds(master: int) -> float:
-    """CPU (user + system) used so far by gunicorn's workers (children of ``master``), from /proc."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+def _cpu(pid: int | str) -> tuple[int, float]:
+    """(parent pid, CPU seconds used so far: user + system) of a process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1, 0.0
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(master: int) -> tuple[float, float]:
+    """CPU used so far by gunicorn's workers (children of ``master``) and by this database's
+    PostgreSQL backends (the workers' kept connections; PostgreSQL runs on this host)."""
+    from django.db import connection
+
+    gunicorn = sum(cpu for ppid, cpu in map(_cpu, filter(str.isdigit, os.listdir("/proc"))) if ppid == master)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        backends = [row[0] for row in cursor.fetchall()]
+    return gunicorn, sum(_cpu(pid)[1] for pid in backends)
 
 
 def wrk(url: str, *, seconds: float, connections: int, threads: int, extra: list[str] | None = None,
         master: int | None = None) -> dict:  # fmt: skip
-    cpu_before = server_cpu_seconds(master) if master else 0.0
+    cpu_before = server_cpu_seconds(master) if master else (0.0, 0.0)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
     command += extra or []
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -63,7 +68,7 @@ def wrk(url: str, *, seconds: float, connections: int, threads: int, extra: list
         value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    cpu = server_cpu_seconds(master) - cpu_before if master else 0.0
+    cpu_after = server_cpu_seconds(master) if master else (0.0, 0.0)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
@@ -73,7 +78,8 @@ def wrk(url: str, *, seconds: float, connections: int, threads: int, extra: list
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "errors": (sum(map(int, socket_errors.groups())) if socket_errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
         "command": " ".join(command + [url]),
-        "cpu_us": cpu / max(1, int(re.search(r"(\d+) requests in", out).group(1))) * 1e6,
+        "cpu_us": (cpu_after[0] - cpu_before[0]) / max(1, int(re.search(r"(\d+) requests in", out).group(1))) * 1e6,
+        "db_us": (cpu_after[1] - cpu_before[1]) / max(1, int(re.search(r"(\d+) requests in", out).group(1))) * 1e6,
     }
 
 
@@ -290,14 +296,16 @@ def main() -> int:
                         master=server.pid)  # fmt: skip
                 for label, r in (("minimal view", m), (name, e)):
                     print(f"  round {n + 1} {label:44s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  "
-                          f"p99 {r['p99']:7.2f} ms  errors {r['errors']}  gunicorn CPU {r['cpu_us']:5.0f} µs/request")  # fmt: skip
-                ratios.append((e["rps"] / m["rps"], e["p99"] / m["p99"], e["cpu_us"] / m["cpu_us"]))
+                          f"p99 {r['p99']:7.2f} ms  errors {r['errors']}  CPU µs/request: gunicorn {r['cpu_us']:4.0f}, "
+                          f"PostgreSQL {r['db_us']:4.0f}")  # fmt: skip
+                ratios.append((e["rps"] / m["rps"], e["p99"] / m["p99"],
+                               (e["cpu_us"] + e["db_us"]) / (m["cpu_us"] + m["db_us"])))  # fmt: skip
                 print(f"  round {n + 1} ratio: req/s {ratios[-1][0]:.2f}×, p99 {ratios[-1][1]:.2f}×, "
-                      f"gunicorn CPU per request {ratios[-1][2]:.2f}×")  # fmt: skip
+                      f"server CPU per request (gunicorn + PostgreSQL) {ratios[-1][2]:.2f}×")  # fmt: skip
             rps, p99, cpu = [r[0] for r in ratios], [r[1] for r in ratios], [r[2] for r in ratios]
             print(f"{name}: req/s {min(rps):.2f}–{max(rps):.2f}× the minimal view (median {statistics.median(rps):.2f}), "
                   f"p99 {min(p99):.2f}–{max(p99):.2f}× (median {statistics.median(p99):.2f}), "
-                  f"gunicorn CPU per request {min(cpu):.2f}–{max(cpu):.2f}×  [{e['command'].replace(url, '<url>')}]")  # fmt: skip
+                  f"server CPU per request {min(cpu):.2f}–{max(cpu):.2f}×  [{e['command'].replace(url, '<url>')}]")  # fmt: skip
     finally:
         for proc in (server, worker):
             os.killpg(proc.pid, signal.SIGTERM)
