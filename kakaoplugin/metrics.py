@@ -181,9 +181,21 @@ class RequestMetricsMiddleware:
                     break
             else:
                 return response
-        PLUGIN_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-        PLUGIN_REQUESTS.labels(endpoint, str(response.status_code), _envelope_status(response)).inc()
+        latency = _children.get(endpoint)
+        if latency is None:
+            latency = _children[endpoint] = PLUGIN_LATENCY.labels(endpoint)
+        latency.observe(time.perf_counter() - started)
+        key = (endpoint, response.status_code, _envelope_status(response))
+        counter = _children.get(key)
+        if counter is None:
+            counter = _children[key] = PLUGIN_REQUESTS.labels(endpoint, str(key[1]), key[2])
+        counter.inc()
         return response
+
+
+# Labelled children by their label values (a dict lookup per request instead of ``labels()``'s lock
+# and checks; the label sets are small and fixed: endpoint names, status codes).
+_children: dict = {}
 
 
 # --- tasks -----------------------------------------------------------------------------------

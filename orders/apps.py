@@ -16,6 +16,10 @@ class OrdersConfig(AppConfig):
         from .pay_links import kakao_app_for_pay_ref
 
         register_fast_path("order_status", payment_t4)  # T4: Kakao polls it every 0.5 s per buyer
+        from .models import Order
+        from .status_cache import watch
+
+        watch(Order)  # T4's status cache hears every save and delete (orders.status_cache)
         # KakaoPay's redirects of the buyer's browser: /pay/<partner_order_id>/<action>/<token>
         register_browser_area(PAY_AREA, resolve=kakao_app_for_pay_ref, actions=PAY_ACTIONS)
 

@@ -6,35 +6,20 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Order, PaymentEvent, Subscription
-
-_T4_SQL = (
-    f"SELECT status, app_user_id, failure_message FROM {Order._meta.db_table} "
-    "WHERE partner_order_id = %s AND kakao_app_id = %s"
-)
-
-
-def _t4_fetch(partner_order_id: str, kakao_app_id: int):
-    with connection.cursor() as cursor:
-        cursor.execute(_T4_SQL, [partner_order_id, kakao_app_id])
-        return cursor.fetchone()
+from .status_cache import t4_row
 
 
 def order_status_row(*, kakao_app_id: int, partner_order_id: str) -> tuple[str, str | None, str] | None:
-    """T4's one query (unique index on partner_order_id): (W/S/F/C, owner app user id, message)."""
-    # Plain SQL: the hottest path in the system, and the ORM's query building costs about as
-    # much CPU as the indexed lookup itself. No per-request health check (CONN_HEALTH_CHECKS is
-    # off): the plugin gate replaces a persistent connection the database dropped (kakaoplugin.dbfaults).
-    row = _t4_fetch(partner_order_id, kakao_app_id)
-    if row is None:
-        return None
-    status, owner, message = row
-    return Order.T4_STATUS[status], owner, message
+    """T4's read: (W/S/F/C, owner app user id, message), or None for no such order of this app.
+
+    From the T4 status cache when it holds the order (no database query), else one indexed query
+    that fills it (orders.status_cache)."""
+    return t4_row(kakao_app_id=kakao_app_id, partner_order_id=partner_order_id)
 
 
 def orders_with_details(queryset=None):

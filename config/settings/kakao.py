@@ -23,6 +23,9 @@ KAKAO_HTTP_TIMEOUT = env.float("KAKAO_HTTP_TIMEOUT", default=10.0)
 # --- the plugin gate (kakaoplugin.gate; its body limit: security.py) ----------------------------
 # How long a process keeps a looked-up Kakao app (seconds): key rotation takes effect within it.
 PLUGIN_APP_CACHE_SECONDS = env.float("PLUGIN_APP_CACHE_SECONDS", default=5.0)
+# Payment T4's status cache (orders.status_cache): an entry lives this long after the database read
+# it holds, so a lost publication leaves T4 behind for at most this long; 0 turns the cache off.
+T4_STATUS_CACHE_SECONDS = env.float("T4_STATUS_CACHE_SECONDS", default=5.0)
 # Retry-After (seconds) of the 503 envelope a plugin path answers when the database is unreachable.
 PLUGIN_RETRY_AFTER_SECONDS = env.int("PLUGIN_RETRY_AFTER_SECONDS", default=2)
 # Stored plugin calls (kakaoplugin.InboundCall) keep their bodies this many days, then only metadata.

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kakaoplugin.models import KakaoApp
 
+from ..status_cache import OrderQuerySet
 from .sheets import LIVEMODE_HELP, OrderSheet
 
 
@@ -117,6 +118,8 @@ class Order(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()  # publishes T4's status after commit (orders.status_cache)
 
     class Meta:
         ordering = ["-created_at"]
