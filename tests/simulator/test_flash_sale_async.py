@@ -83,7 +83,7 @@ def test_async_flash_sale_sells_exactly_the_stock_with_no_error(kakao_app, fake_
         target = Target(base_url=gunicorn_server, plugin_key=kakao_app.plugin_key, fake_url=fake_kakao.url,
                         rest_api_key=kakao_app.rest_api_key, api_key=plain)  # fmt: skip
         report = flash_sale(target, Printer(out.write, tty=False), buyers=BUYERS, stock=UNITS,
-                            product_id=product.code, connections=48, settle_timeout=60)  # fmt: skip
+                            product_id=product.code, settle_timeout=60)  # fmt: skip
     output = out.getvalue()
 
     # the simulator's own verdict and figures (money from the fake's state and our database)
@@ -92,7 +92,7 @@ def test_async_flash_sale_sells_exactly_the_stock_with_no_error(kakao_app, fake_
     assert (report.oversold, report.double_charges, report.mismatches, report.effect_errors) == (0, 0, 0, 0), output
     assert (report.charged_units, report.paid_orders, report.unsettled, report.stock_left) == (UNITS, UNITS, 0, 0)
     assert report.answers["non_json"] == report.answers["5xx"] == report.answers["no_answer"] == 0, output
-    assert f"{BUYERS} buyers, {UNITS} units of {product.code}, {BUYERS} at once, 48 connections" in output
+    assert f"{BUYERS} buyers, {UNITS} units of {product.code}, {BUYERS} at once, 32 connections" in output
     assert f"PASS  flash sale: {UNITS} successes, 0 oversold, 0 double charges ({BUYERS} buyers, {UNITS} units)" in output
     for step in ("option T1", "option T2", "payment T1", r"KakaoPay ready \(fake\)", "payment T2", "payment T3",
                  r"payment T4 \(every poll\)"):  # per-step latency percentiles, printed (not asserted)
