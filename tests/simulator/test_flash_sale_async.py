@@ -46,10 +46,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn_server(celery_worker, fake_kakao):
+def gunicorn_server(request, fake_kakao):
     """gunicorn as production runs it, on the test database, its tasks on the real worker."""
     if connection.vendor != "postgresql":
         pytest.skip("the flash sale on the real stack needs PostgreSQL (and Redis)")
+    request.getfixturevalue("celery_worker")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = worker_environment(fake_kakao.url, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
