@@ -69,7 +69,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--connections", type=int,
-            help="flash sale: at most this many connections to our server (default: one per buyer at once, up to 256)",
+            help="flash sale: at most this many connections to our server at once (default 32)",
         )  # fmt: skip
         parser.add_argument("--flash-product", default=FLASH_PRODUCT, help="flash sale: the product's id")
         parser.add_argument(
