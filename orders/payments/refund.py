@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from kakaoplugin.clients.kakaopay import KakaoPayDeclined, KakaoPayError
 
@@ -48,25 +49,25 @@ def payment_refund(
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("kakao_app").get(pk=order_id)
         if order.status != Order.Status.PAID:
-            raise RefundError(f"Order {order}: only paid orders can be refunded (status {order.status})")
+            raise RefundError(gettext("Order %(order)s: only paid orders can be refunded (status %(status)s)") % {"order": order, "status": order.status})
         remaining = order.refundable_amount
         remaining_tax_free = (order.approved_tax_free_amount or 0) - order.refunded_tax_free_amount
         remaining_vat = (order.approved_vat_amount or 0) - order.refunded_vat_amount
         want = remaining if amount is None else int(amount)
         if want <= 0 or want > remaining:
-            raise RefundError(f"Order {order}: refund amount must be between 1 and {remaining}")
+            raise RefundError(gettext("Order %(order)s: refund amount must be between 1 and %(max)s") % {"order": order, "max": remaining})
         if tax_free_amount is None:
             tax_free_amount = remaining_tax_free if want == remaining else min(
                 remaining_tax_free, want if order.tax_free_amount == order.total_amount else 0
             )
         if not 0 <= tax_free_amount <= min(want, remaining_tax_free):
-            raise RefundError(f"Order {order}: tax-free part must be between 0 and {min(want, remaining_tax_free)}")
+            raise RefundError(gettext("Order %(order)s: tax-free part must be between 0 and %(max)s") % {"order": order, "max": min(want, remaining_tax_free)})
         if vat_amount is None:
             # KakaoPay's own rule ((taxable)/11, rounded), capped by what VAT is left: rounding up
             # on many small partial refunds must not overshoot the approved VAT.
             vat_amount = remaining_vat if want == remaining else min(remaining_vat, (want - tax_free_amount + 5) // 11)
         if not 0 <= vat_amount <= remaining_vat:
-            raise RefundError(f"Order {order}: VAT part must be between 0 and {remaining_vat}")
+            raise RefundError(gettext("Order %(order)s: VAT part must be between 0 and %(max)s") % {"order": order, "max": remaining_vat})
         n = order.events.filter(kind=PaymentEvent.Kind.CANCEL_REQUEST).count() + 1
         params = {
             "cid": order.kakaopay_cid, "tid": order.tid, "cancel_amount": want,
@@ -85,18 +86,19 @@ def payment_refund(
                 data, error = None, MSG_REFUND_MISMATCH.format(order=order)
         except KakaoPayDeclined as exc:
             record_call(order, PaymentEvent.Kind.CANCEL_FAILURE, exc, outcome=PaymentEvent.Outcome.REFUSED, created_by=staff)
-            error = f"KakaoPay refused the cancel of {order}: {exc.code} {exc.msg} {exc.method_result_message}".strip()
+            reason = f"{exc.code} {exc.msg} {exc.method_result_message}".strip()
+            error = gettext("KakaoPay refused the cancel of %(order)s: %(reason)s") % {"order": order, "reason": reason}
         except KakaoPayError as exc:
             record_call(order, PaymentEvent.Kind.CANCEL_UNKNOWN, exc, outcome=PaymentEvent.Outcome.UNKNOWN, created_by=staff)
             inquiry = inquire(order, client, created_by=staff)  # did it happen?
             if inquiry is None:
-                error = f"The cancel of {order} has an unknown outcome ({exc.message}); use 'Check with KakaoPay' later."
+                error = gettext("The cancel of %(order)s has an unknown outcome (%(error)s); use 'Check with KakaoPay' later.") % {"order": order, "error": exc.message}
             else:
                 data = inquiry.data
                 if answer_check(order=order, op="order", data=data) is not None:
                     data, error = None, MSG_REFUND_MISMATCH.format(order=order)
                 elif int((data.get("canceled_amount") or {}).get("total") or 0) <= order.refunded_amount:
-                    data, error = None, f"The cancel of {order} did not go through ({exc.message}); try again."
+                    data, error = None, gettext("The cancel of %(order)s did not go through (%(error)s); try again.") % {"order": order, "error": exc.message}
         if data is not None:
             before = order.refunded_amount
             apply_canceled(order, data)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from kakaoplugin.clients.kakaopay import KakaoPayError
 from kakaoplugin.selectors import customer_is_blocked
@@ -48,8 +49,8 @@ def subscription_cancel(*, subscription_id: int, staff: str = "") -> Subscriptio
     except KakaoPayError as exc:
         subscription_event(sub, "inactive call failed", result=exc, outcome=PaymentEvent.Outcome.ERROR, staff=staff)
         raise SubscriptionError(
-            f"Subscription {sub.pk} is cancelled here (no more charges), but KakaoPay's inactive call failed "
-            f"({exc.message}); run the action again."
+            gettext("Subscription %(sub)s is cancelled here (no more charges), but KakaoPay's inactive call failed "
+                    "(%(error)s); run the action again.") % {"sub": sub.pk, "error": exc.message}
         ) from exc
     subscription_event(sub, f"inactive: {result.data.get('status')}", result=result, outcome=PaymentEvent.Outcome.OK, staff=staff)
     now = timezone.now()
@@ -62,10 +63,10 @@ def subscription_check_status(*, subscription_id: int, staff: str = "") -> str:
     """Ask KakaoPay about the sid; a sid KakaoPay no longer has active ends the subscription here."""
     sub = Subscription.objects.select_related("kakao_app", "signup_order").get(pk=subscription_id)
     if not sub.sid:
-        return f"subscription {sub.pk} has no sid yet ({sub.state})"
+        return gettext("subscription %(sub)s has no sid yet (%(state)s)") % {"sub": sub.pk, "state": sub.state}
     data = kakaopay_status(sub, kakaopay_client(sub.kakao_app), staff=staff)
     if data is None:
-        raise SubscriptionError(f"KakaoPay's status call for subscription {sub.pk} failed; see its events")
+        raise SubscriptionError(gettext("KakaoPay's status call for subscription %(sub)s failed; see its events") % {"sub": sub.pk})
     status = str(data.get("status") or "")
     if status.upper() not in ("", ACTIVE_AT_KAKAOPAY):
         with transaction.atomic():
@@ -76,7 +77,9 @@ def subscription_check_status(*, subscription_id: int, staff: str = "") -> str:
                 if sub.state != Subscription.State.CANCELLED:
                     subscription_stop(sub, None, state=Subscription.State.CANCELLED, reason=f"sid {status} at KakaoPay", inst_status="", staff=staff)
             Subscription.objects.filter(pk=sub.pk, inactivated_at__isnull=True).update(inactivated_at=timezone.now())
-    return f"subscription {sub.pk}: KakaoPay says {status or '?'} (last approved {data.get('last_approved_at') or '-'})"
+    return gettext("subscription %(sub)s: KakaoPay says %(status)s (last approved %(at)s)") % {
+        "sub": sub.pk, "status": status or "?", "at": data.get("last_approved_at") or "-"
+    }
 
 
 def subscription_resume(*, subscription_id: int, staff: str = "", now: datetime | None = None) -> Subscription:
@@ -86,9 +89,11 @@ def subscription_resume(*, subscription_id: int, staff: str = "", now: datetime 
     with transaction.atomic():
         sub = Subscription.objects.select_for_update(of=("self",)).select_related("signup_order").get(pk=subscription_id)
         if sub.state != Subscription.State.SUSPENDED:
-            raise SubscriptionError(f"subscription {sub.pk} is {sub.state}: only a suspended one can be resumed")
+            raise SubscriptionError(
+                gettext("subscription %(sub)s is %(state)s: only a suspended one can be resumed") % {"sub": sub.pk, "state": sub.state}
+            )
         if customer_is_blocked(kakao_app=sub.kakao_app, app_user_id=sub.app_user_id):
-            raise SubscriptionError(f"subscription {sub.pk}: the member is blocked; unblock first")
+            raise SubscriptionError(gettext("subscription %(sub)s: the member is blocked; unblock first") % {"sub": sub.pk})
         rule = rule_of(sub)
         seq = sub.next_seq
         while rule.exists(seq) and (

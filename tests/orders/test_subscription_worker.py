@@ -194,4 +194,4 @@ def test_admin_cancel_calls_inactive_and_stops_charges(celery_worker, fake_kakao
 
     # Staff see KakaoPay's view of the sid.
     r = client.post("/admin/orders/subscription/", {"action": "check_status", "_selected_action": [sub.pk]}, follow=True)
-    assert "KakaoPay says INACTIVE" in r.content.decode()
+    assert "카카오페이 상태 INACTIVE" in r.content.decode()  # the admin speaks Korean by default
