@@ -22,6 +22,7 @@ from django.db import IntegrityError, models
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import Product
@@ -61,9 +62,9 @@ class ProductAdmin(ProductTools, nested_admin.NestedModelAdmin):
     change_form_template = "admin/catalog/product/change_form.html"
     fieldsets = (
         (None, {"fields": ("code", "name", "on_sale", "kind")}),
-        ("Price and quantity", {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), ("stock", "test_stock"), "low_stock_threshold")}),
-        ("Payment", {"fields": ("tax_type", "needs_shipping", "product_url")}),
-        ("Chatbot card", {"fields": ("image", "category", "list_price")}),
+        (_("Price and quantity"), {"fields": ("price", ("min_quantity", "max_quantity", "default_quantity"), ("stock", "test_stock"), "low_stock_threshold")}),
+        (_("Payment"), {"fields": ("tax_type", "needs_shipping", "product_url")}),
+        (_("Chatbot card"), {"fields": ("image", "category", "list_price")}),
     )
     # The request's pass, set only on the per-request copy ``changeform_view`` makes (this admin is
     # shared by every request): its forms and inlines read it instead of attributes on the request.
@@ -73,7 +74,7 @@ class ProductAdmin(ProductTools, nested_admin.NestedModelAdmin):
         js = ("catalog/tree_editor.js",)
         css = {"all": ("catalog/tree_editor.css",)}
 
-    @admin.display(description="tools")
+    @admin.display(description=_("tools"))
     def tools(self, obj):
         return format_html(
             '<a href="{}">preview</a> · <a href="{}">prices &amp; stock</a> · <a href="{}">combinations</a>',
@@ -148,7 +149,7 @@ class ProductAdmin(ProductTools, nested_admin.NestedModelAdmin):
 
     # --- export / the tools' pages --------------------------------------------------------------
 
-    @admin.action(description="Export option trees (T1 JSON)")
+    @admin.action(description=_("Export option trees (T1 JSON)"))
     def export_trees(self, request, queryset):
         trees = [tree_response(tree_load(pk=pk)) for pk in queryset.values_list("pk", flat=True)]
         data = trees[0] if len(trees) == 1 else trees
