@@ -16,6 +16,7 @@ PERMS = ("merchant.view_chatbotskills", "merchant.change_chatbotskills", "mercha
 def test_merchant_sets_up_the_skills_and_sees_what_is_missing(page, shot, kakao_app):
     Product.objects.create(code="MUG", name="머그컵", price=8000, stock=5, category="굿즈")
     Product.objects.create(code="TEE", name="티셔츠", price=15000, stock=5, category="의류")
+    page.set_extra_http_headers({"Accept-Language": "ko-KR,ko;q=0.9"})  # the merchant reads Korean
     admin_login(page, make_staff("skills-editor", *PERMS))
 
     page.goto("/admin/merchant/chatbotskills/add/")
@@ -30,7 +31,7 @@ def test_merchant_sets_up_the_skills_and_sees_what_is_missing(page, shot, kakao_
     skills = ChatbotSkills.objects.get(kakao_app=kakao_app)
     assert skills.source == "category" and skills.buy_now_button_label == "지금 구매"
     warnings = page.locator(".messagelist .warning").all_inner_texts()
-    assert any("옵션선택 플러그인 id" in w for w in warnings) and any("원클릭결제 플러그인 id" in w for w in warnings)
+    assert any("옵션선택 플러그인 ID" in w for w in warnings) and any("원클릭결제 플러그인 ID" in w for w in warnings)
     # without the URL permission the skill key is nowhere on the page
     assert skills.skill_key not in page.content()
 
@@ -44,7 +45,7 @@ def test_merchant_sets_up_the_skills_and_sees_what_is_missing(page, shot, kakao_
     page.reload()
     shot("ready-but-no-block")
     remaining = page.locator(".messagelist .warning").all_inner_texts()
-    assert not any("플러그인 id" in w for w in remaining)
+    assert not any("플러그인 ID" in w for w in remaining)
     answer = Client().post(f"/skill/{skills.skill_key}/products", {"userRequest": {"user": {"properties": {}}}},
                            content_type="application/json").json()  # fmt: skip
     (card,) = answer["template"]["outputs"][1]["carousel"]["items"]
