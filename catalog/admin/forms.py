@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
@@ -54,8 +55,8 @@ class OptionForm(RowForm):
     next_sub_group = TreeChoiceField(
         queryset=OptionSubGroup.objects.none(),
         required=False,
-        label="next sub-group (relate_option_groups)",
-        help_text="연관 옵션: 이 옵션을 고르면 보여 줄 다음 그룹의 하위그룹",
+        label=_("next sub-group (relate_option_groups)"),
+        help_text=_("related option: the next group's sub-group shown when this option is picked"),
     )
 
     class Meta:
@@ -124,7 +125,7 @@ class GroupForm(RowForm):
     parent_option = TreeChoiceField(
         queryset=Option.objects.none(),
         required=False,
-        label="shown when option is picked (added_option_groups)",
+        label=_("shown when option is picked (added_option_groups)"),
         help_text=OptionGroup._meta.get_field("parent_option").help_text,
     )
 
@@ -162,29 +163,29 @@ class GroupForm(RowForm):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(required=False, help_text="T1 OptionResponse JSON (or a list of them)")
-    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 12, "cols": 100}), label="or paste JSON")
+    file = forms.FileField(required=False, help_text=_("option T1's OptionResponse JSON (or a list of them)"))
+    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 12, "cols": 100}), label=_("or paste JSON"))
 
     def clean(self):
         cleaned = super().clean()
         raw = cleaned.get("file").read() if cleaned.get("file") else (cleaned.get("text") or "").encode()
         if not raw.strip():
-            raise forms.ValidationError("파일을 고르거나 JSON을 붙여 넣어 주세요 (choose a file or paste JSON)")
+            raise forms.ValidationError(_("Choose a file or paste JSON."))
         try:
             cleaned["data"] = json.loads(raw)
         except ValueError as exc:
-            raise forms.ValidationError(f"올바른 JSON이 아닙니다 (not valid JSON): {exc}") from None
+            raise forms.ValidationError(gettext("Not valid JSON: %(error)s") % {"error": exc}) from None
         return cleaned
 
 
 class CombinationForm(forms.Form):
     axes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5, "cols": 80, "placeholder": "사이즈: S, M, L\n색상: R, G, B\n추가옵션: A"}),
-        help_text="한 줄에 축 하나: '이름: 값, 값, ...'. 마지막 줄의 값이 조합마다 가격과 재고를 갖는 옵션이 됩니다 "
-        "(one axis per line; the last axis holds price and stock per combination).",
+        help_text=_("One axis per line: 'name: value, value, ...'. The last line's values become the options "
+                    "that hold a price and stock per combination."),
     )
-    add_price = forms.IntegerField(required=False, min_value=0, help_text="새 조합의 추가 금액 (new leaves only)")
-    stock = forms.IntegerField(required=False, min_value=0, help_text="새 조합의 재고; 비우면 무제한 (empty: unlimited)")
+    add_price = forms.IntegerField(required=False, min_value=0, help_text=_("added price of the new combinations (new ones only)"))
+    stock = forms.IntegerField(required=False, min_value=0, help_text=_("stock of the new combinations; empty: unlimited"))
 
     def clean_axes(self):
         try:

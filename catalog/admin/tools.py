@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from .. import services
@@ -72,7 +73,7 @@ class ProductTools:
             else:
                 for product in products:
                     self.log_change(request, product, "Imported option tree (T1 JSON)")
-                self.message_user(request, f"{len(products)}개 상품을 가져왔습니다 (imported {len(products)})", messages.SUCCESS)
+                self.message_user(request, gettext("Imported %(count)s product(s).") % {"count": len(products)}, messages.SUCCESS)
                 if len(products) == 1:
                     return HttpResponseRedirect(reverse("admin:catalog_product_preview", args=[products[0].pk]))
                 return HttpResponseRedirect(reverse("admin:catalog_product_changelist"))
@@ -110,10 +111,10 @@ class ProductTools:
                 text = request.FILES["csv"].read().decode("utf-8-sig")
                 count = services.options_csv_import(product=product, text=text)
             except (TreeInvalid, UnicodeDecodeError) as exc:
-                errors = getattr(exc, "errors", [f"CSV는 UTF-8이어야 합니다 (CSV must be UTF-8): {exc}"])
+                errors = getattr(exc, "errors", [gettext("The CSV must be UTF-8: %(error)s") % {"error": exc}])
             else:
                 self.log_change(request, product, f"Prices and stock from CSV ({count} options)")
-                self.message_user(request, f"{count}개 옵션을 바꿨습니다 (updated {count} options)", messages.SUCCESS)
+                self.message_user(request, gettext("Updated %(count)s option(s).") % {"count": count}, messages.SUCCESS)
                 return HttpResponseRedirect(request.get_full_path())
         elif request.method == "POST":
             changes: dict[int, dict] = {}
@@ -129,7 +130,7 @@ class ProductTools:
                 errors = getattr(exc, "errors", [str(exc)])
             else:
                 self.log_change(request, product, f"Prices and stock edited in the grid ({count} options)")
-                self.message_user(request, f"{count}개 옵션을 바꿨습니다 (updated {count} options)", messages.SUCCESS)
+                self.message_user(request, gettext("Updated %(count)s option(s).") % {"count": count}, messages.SUCCESS)
                 return HttpResponseRedirect(request.get_full_path())
         leaves = request.GET.get("leaves", "1")
         query = request.GET.get("q", "").strip()
@@ -173,7 +174,7 @@ class ProductTools:
                 self.log_change(request, product, f"Generated {count} combinations")
                 self.message_user(
                     request,
-                    f"{count}개 조합을 만들었습니다. 가격과 재고를 입력해 주세요 (generated {count} combinations)",
+                    gettext("Generated %(count)s combination(s): now enter their prices and stock.") % {"count": count},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:catalog_product_grid", args=[pk]))

@@ -93,7 +93,7 @@ def test_merchant_builds_a_product_with_the_generator_edits_the_grid_and_preview
     page.wait_for_url(f"**/{product.pk}/grid/")
     message = page.inner_text(".messagelist .success")
     shot("grid-generated")
-    assert "generated 9 combinations" in message
+    assert "Generated 9 combination(s)" in message
     rows = page.locator("form[method=post] tbody tr")
     assert rows.count() == 9  # the leaves: one per combination
     assert [rows.nth(i).locator("td").first.inner_text().strip() for i in range(9)] == COMBINATIONS
@@ -121,7 +121,7 @@ def test_merchant_builds_a_product_with_the_generator_edits_the_grid_and_preview
     page.click("form[method=post] input[type=submit].default")
     page.wait_for_selector(".messagelist .success")
     shot("grid-saved")
-    assert "updated 3 options" in page.inner_text(".messagelist .success")
+    assert "Updated 3 option(s)" in page.inner_text(".messagelist .success")
     assert grid_row(page, "M / G").locator("input[name^='add_price-']").input_value() == "1000"
     assert grid_row(page, "L / B").locator("input[name^='stock-']").input_value() == "0"
     leaf = {

@@ -186,7 +186,7 @@ def test_import_view_export_action_and_preview(merchant, db):
     r = merchant.post(url, {"text": json.dumps(bad)})
     assert r.status_code == 200 and "TEXT groups carry no sub-groups" in r.content.decode()
     r = merchant.post(url, {"text": "{oops"})
-    assert "not valid JSON" in r.content.decode()
+    assert "올바른 JSON이 아닙니다" in r.content.decode()  # the admin speaks Korean by default
     r = merchant.post(
         reverse("admin:catalog_product_changelist"), {"action": "export_trees", "_selected_action": [product.pk]}
     )
