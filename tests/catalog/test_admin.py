@@ -40,7 +40,7 @@ def test_change_page_shows_the_whole_tree(merchant, guide_product):
     r = merchant.get(change_url(guide_product))
     assert r.status_code == 200
     html = r.content.decode()
-    for text in ("사이즈2", "S12:색상2", "S12:R23:추가옵션", "12848", "주관식", "T1 preview", "Combination generator"):
+    for text in ("사이즈2", "S12:색상2", "S12:R23:추가옵션", "12848", "주관식", "T1 미리보기", "조합 생성기"):
         assert text in html
 
 
