@@ -141,9 +141,9 @@ def main() -> int:
                                       start_new_session=True))  # fmt: skip
 
     spawn("fake", [PY, "-m", "fakekakao", "--host", "127.0.0.1", "--port", str(fake_port)])
-    spawn("worker", [PY, "-m", "celery", "-A", "kakaoplugin", "worker", "--pool", "threads", "--concurrency",
+    spawn("worker", [PY, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency",
                      str(args.worker_threads), "--loglevel", "WARNING", "--without-gossip", "--without-mingle"])  # fmt: skip
-    spawn("beat", [PY, "-m", "celery", "-A", "kakaoplugin", "beat", "--loglevel", "WARNING",
+    spawn("beat", [PY, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
                    "--schedule", str(var / "celerybeat-schedule")])  # fmt: skip
     spawn("server", [str(Path(PY).parent / "gunicorn"), "-c", "gunicorn.conf.py", "config.wsgi:application"])
     runs: list[dict] = []

@@ -232,7 +232,7 @@ def main() -> int:
         cwd=ROOT, env=os.environ.copy(), start_new_session=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kakaoplugin", "worker", "--pool", "threads", "--concurrency", "4",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "4",
          "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "--hostname", f"bench-wrk-{os.getpid()}@%h"],
         cwd=ROOT, env=os.environ.copy(), start_new_session=True,
