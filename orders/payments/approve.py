@@ -25,8 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.stock import OutOfStock, stock_renew, stock_sell
@@ -42,7 +41,7 @@ from kakaoplugin.outbox import send_after_commit
 from ..models import Order, PaymentEvent
 from ..selectors import t3_untried_pg_token
 from ..subscriptions.signup import subscription_activate
-from ..webhooks import ORDER_PAID, order_webhook_emit
+from ..webhooks import ORDER_PAID, order_webhook_emit_after_commit
 from .answers import MSG_MISMATCH, AnswerMismatch, answer_check
 from .calls import (
     APPROVE_TASK,
@@ -106,30 +105,28 @@ def payment_approve(*, order_id: int) -> Outcome:
             lease_release(order)
             return Outcome.RETRY
 
-    # Never approve what is not held: renew the hold (re-taken if it had been given back).
+    params = {
+        "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
+        "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
+    }  # fmt: skip
     try:
-        stock_renew(
-            reference=order.partner_order_id,
-            expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
-        )
+        # One commit before the call: the hold renewed (never approve what is not held: re-taken if
+        # it had been given back), the attempt counted and its request recorded.  Sold out: the
+        # whole transaction rolls back (no attempt, no request) and the order fails.
+        with transaction.atomic():
+            stock_renew(
+                reference=order.partner_order_id,
+                expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
+            )
+            _count_attempt(order)
+            payment_event_record(
+                order=order, kind=PaymentEvent.Kind.APPROVE_REQUEST, key=f"approve:{order.pk}:{order.approve_attempts}",
+                request=params, outcome=PaymentEvent.Outcome.INFO,
+            )  # fmt: skip
     except OutOfStock:
         with transaction.atomic():
             order_fail(order=order, reason="out_of_stock", message=MSG_SOLD_OUT, from_states=(Order.Status.APPROVING,))
         return Outcome.DONE
-
-    with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(
-            approve_attempts=F("approve_attempts") + 1, approve_requested_at=timezone.now()
-        )
-        order.refresh_from_db(fields=["approve_attempts", "approve_requested_at"])
-        params = {
-            "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
-            "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
-        }  # fmt: skip
-        payment_event_record(
-            order=order, kind=PaymentEvent.Kind.APPROVE_REQUEST, key=f"approve:{order.pk}:{order.approve_attempts}",
-            request=params, outcome=PaymentEvent.Outcome.INFO,
-        )  # fmt: skip
     try:
         result = client.approve(cid_secret=order.kakao_app.cid_secret, **params)
     except KakaoPayDeclined as exc:
@@ -165,6 +162,20 @@ def payment_approve(*, order_id: int) -> Outcome:
     if mismatch is not None:
         return _answer_rejected(order, mismatch, result.data, money_moved=True)
     return _complete(order, result.data)
+
+
+def _count_attempt(order: Order) -> None:
+    """``approve_attempts`` + 1 and ``approve_requested_at`` now, in one ``UPDATE … RETURNING`` (the
+    count comes back with the write).  Neither field is one T4 reads: nothing to publish."""
+    now = timezone.now()
+    table = connection.ops.quote_name(Order._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET approve_attempts = approve_attempts + 1, approve_requested_at = %s "  # noqa: S608
+            "WHERE id = %s RETURNING approve_attempts",
+            [now, order.pk],
+        )
+        order.approve_attempts, order.approve_requested_at = cursor.fetchone()[0], now
 
 
 def _pg_token_refused(order: Order, exc: KakaoPayDeclined) -> Outcome:
@@ -316,7 +327,7 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
             message=f"{locked.status}: approved {total} for {locked.total_amount}",
         )  # fmt: skip
         if locked.status == Order.Status.PAID:
-            order_webhook_emit(order_id=locked.pk, event_type=ORDER_PAID)
+            order_webhook_emit_after_commit(order_id=locked.pk, event_type=ORDER_PAID)
     if not refund:
         _count_approved(locked)
     if refund:
