@@ -91,12 +91,17 @@ class _Verdict(enum.Enum):
 
 def payment_approve(*, order_id: int) -> Outcome:
     """Run (or resume) the approval of one order.  Safe to run any number of times, concurrently."""
-    if not order_claim_approval(order_id=order_id, lease_until=timezone.now() + lease()):
-        return Outcome.SKIPPED
-    order = Order.objects.select_related("kakao_app").get(pk=order_id)
+    # A first attempt commits once before the call: the claim, the hold renewed, the attempt and
+    # its request recorded (a concurrent claim waits for that commit, then finds the order owned).
+    with transaction.atomic():
+        if not order_claim_approval(order_id=order_id, lease_until=timezone.now() + lease()):
+            return Outcome.SKIPPED
+        order = Order.objects.select_related("kakao_app").get(pk=order_id)
+        resumed = order.approve_requested_at is not None
+        params = None if resumed else _request_approval(order)
     client = kakaopay_client(order.kakao_app)
 
-    if order.approve_requested_at is not None:
+    if resumed:
         # An earlier approve may have gone through: never approve again before knowing.
         verdict = _settle_by_inquiry(order, client)
         if verdict is _Verdict.SETTLED:
@@ -104,29 +109,10 @@ def payment_approve(*, order_id: int) -> Outcome:
         if verdict is _Verdict.UNKNOWN or _may_be_in_flight(order, client):
             lease_release(order)
             return Outcome.RETRY
-
-    params = {
-        "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
-        "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
-    }  # fmt: skip
-    try:
-        # One commit before the call: the hold renewed (never approve what is not held: re-taken if
-        # it had been given back), the attempt counted and its request recorded.  Sold out: the
-        # whole transaction rolls back (no attempt, no request) and the order fails.
         with transaction.atomic():
-            stock_renew(
-                reference=order.partner_order_id,
-                expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
-            )
-            _count_attempt(order)
-            payment_event_record(
-                order=order, kind=PaymentEvent.Kind.APPROVE_REQUEST, key=f"approve:{order.pk}:{order.approve_attempts}",
-                request=params, outcome=PaymentEvent.Outcome.INFO,
-            )  # fmt: skip
-    except OutOfStock:
-        with transaction.atomic():
-            order_fail(order=order, reason="out_of_stock", message=MSG_SOLD_OUT, from_states=(Order.Status.APPROVING,))
-        return Outcome.DONE
+            params = _request_approval(order)
+    if params is None:
+        return Outcome.DONE  # sold out: the order failed
     try:
         result = client.approve(cid_secret=order.kakao_app.cid_secret, **params)
     except KakaoPayDeclined as exc:
@@ -162,6 +148,30 @@ def payment_approve(*, order_id: int) -> Outcome:
     if mismatch is not None:
         return _answer_rejected(order, mismatch, result.data, money_moved=True)
     return _complete(order, result.data)
+
+
+def _request_approval(order: Order) -> dict[str, Any] | None:
+    """In the caller's transaction, before the approve call: renew the hold (never approve what is
+    not held: re-taken if it had been given back), count the attempt, record its request; the
+    approve's parameters.  Sold out: the stock is left as it was, the order fails, None."""
+    params = {
+        "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
+        "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
+    }  # fmt: skip
+    try:
+        stock_renew(  # a savepoint: rolled back alone when it raises
+            reference=order.partner_order_id,
+            expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
+        )
+    except OutOfStock:
+        order_fail(order=order, reason="out_of_stock", message=MSG_SOLD_OUT, from_states=(Order.Status.APPROVING,))
+        return None
+    _count_attempt(order)
+    payment_event_record(
+        order=order, kind=PaymentEvent.Kind.APPROVE_REQUEST, key=f"approve:{order.pk}:{order.approve_attempts}",
+        request=params, outcome=PaymentEvent.Outcome.INFO,
+    )  # fmt: skip
+    return params
 
 
 def _count_attempt(order: Order) -> None:
