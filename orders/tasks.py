@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from . import payments, subscriptions
+from . import payments, subscriptions, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,13 @@ def _retry(task, order_id: int) -> None:
         logger.warning("order %s: outcome still unknown after %s retries; left to the reconciler", order_id, task.request.retries)
         return
     raise task.retry(countdown=_backoff(task.request.retries))
+
+
+@shared_task(ignore_result=True)
+def emit_order_webhook(order_id: int, event_type: str) -> None:
+    """An order event owed by a committed transition (``webhooks.order_webhook_emit_after_commit``;
+    run inline by the outbox right after the commit, or by its dispatcher)."""
+    webhooks.order_webhook_emit(order_id=order_id, event_type=event_type)
 
 
 @shared_task(ignore_result=True)

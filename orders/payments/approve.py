@@ -25,8 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.stock import OutOfStock, stock_renew, stock_sell
@@ -42,7 +41,7 @@ from kakaoplugin.outbox import send_after_commit
 from ..models import Order, PaymentEvent
 from ..selectors import t3_untried_pg_token
 from ..subscriptions.signup import subscription_activate
-from ..webhooks import ORDER_PAID, order_webhook_emit
+from ..webhooks import ORDER_PAID, order_webhook_emit_after_commit
 from .answers import MSG_MISMATCH, AnswerMismatch, answer_check
 from .calls import (
     APPROVE_TASK,
@@ -92,12 +91,17 @@ class _Verdict(enum.Enum):
 
 def payment_approve(*, order_id: int) -> Outcome:
     """Run (or resume) the approval of one order.  Safe to run any number of times, concurrently."""
-    if not order_claim_approval(order_id=order_id, lease_until=timezone.now() + lease()):
-        return Outcome.SKIPPED
-    order = Order.objects.select_related("kakao_app").get(pk=order_id)
+    # A first attempt commits once before the call: the claim, the hold renewed, the attempt and
+    # its request recorded (a concurrent claim waits for that commit, then finds the order owned).
+    with transaction.atomic():
+        if not order_claim_approval(order_id=order_id, lease_until=timezone.now() + lease()):
+            return Outcome.SKIPPED
+        order = Order.objects.select_related("kakao_app").get(pk=order_id)
+        resumed = order.approve_requested_at is not None
+        params = None if resumed else _request_approval(order)
     client = kakaopay_client(order.kakao_app)
 
-    if order.approve_requested_at is not None:
+    if resumed:
         # An earlier approve may have gone through: never approve again before knowing.
         verdict = _settle_by_inquiry(order, client)
         if verdict is _Verdict.SETTLED:
@@ -105,31 +109,10 @@ def payment_approve(*, order_id: int) -> Outcome:
         if verdict is _Verdict.UNKNOWN or _may_be_in_flight(order, client):
             lease_release(order)
             return Outcome.RETRY
-
-    # Never approve what is not held: renew the hold (re-taken if it had been given back).
-    try:
-        stock_renew(
-            reference=order.partner_order_id,
-            expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
-        )
-    except OutOfStock:
         with transaction.atomic():
-            order_fail(order=order, reason="out_of_stock", message=MSG_SOLD_OUT, from_states=(Order.Status.APPROVING,))
-        return Outcome.DONE
-
-    with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(
-            approve_attempts=F("approve_attempts") + 1, approve_requested_at=timezone.now()
-        )
-        order.refresh_from_db(fields=["approve_attempts", "approve_requested_at"])
-        params = {
-            "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
-            "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
-        }  # fmt: skip
-        payment_event_record(
-            order=order, kind=PaymentEvent.Kind.APPROVE_REQUEST, key=f"approve:{order.pk}:{order.approve_attempts}",
-            request=params, outcome=PaymentEvent.Outcome.INFO,
-        )  # fmt: skip
+            params = _request_approval(order)
+    if params is None:
+        return Outcome.DONE  # sold out: the order failed
     try:
         result = client.approve(cid_secret=order.kakao_app.cid_secret, **params)
     except KakaoPayDeclined as exc:
@@ -165,6 +148,44 @@ def payment_approve(*, order_id: int) -> Outcome:
     if mismatch is not None:
         return _answer_rejected(order, mismatch, result.data, money_moved=True)
     return _complete(order, result.data)
+
+
+def _request_approval(order: Order) -> dict[str, Any] | None:
+    """In the caller's transaction, before the approve call: renew the hold (never approve what is
+    not held: re-taken if it had been given back), count the attempt, record its request; the
+    approve's parameters.  Sold out: the stock is left as it was, the order fails, None."""
+    params = {
+        "cid": order.kakaopay_cid, "tid": order.tid, "partner_order_id": order.partner_order_id,
+        "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
+    }  # fmt: skip
+    try:
+        stock_renew(  # a savepoint: rolled back alone when it raises
+            reference=order.partner_order_id,
+            expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
+        )
+    except OutOfStock:
+        order_fail(order=order, reason="out_of_stock", message=MSG_SOLD_OUT, from_states=(Order.Status.APPROVING,))
+        return None
+    _count_attempt(order)
+    payment_event_record(
+        order=order, kind=PaymentEvent.Kind.APPROVE_REQUEST, key=f"approve:{order.pk}:{order.approve_attempts}",
+        request=params, outcome=PaymentEvent.Outcome.INFO,
+    )  # fmt: skip
+    return params
+
+
+def _count_attempt(order: Order) -> None:
+    """``approve_attempts`` + 1 and ``approve_requested_at`` now, in one ``UPDATE … RETURNING`` (the
+    count comes back with the write).  Neither field is one T4 reads: nothing to publish."""
+    now = timezone.now()
+    table = connection.ops.quote_name(Order._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET approve_attempts = approve_attempts + 1, approve_requested_at = %s "  # noqa: S608
+            "WHERE id = %s RETURNING approve_attempts",
+            [now, order.pk],
+        )
+        order.approve_attempts, order.approve_requested_at = cursor.fetchone()[0], now
 
 
 def _pg_token_refused(order: Order, exc: KakaoPayDeclined) -> Outcome:
@@ -316,7 +337,7 @@ def _complete(order: Order, data: dict[str, Any]) -> Outcome:
             message=f"{locked.status}: approved {total} for {locked.total_amount}",
         )  # fmt: skip
         if locked.status == Order.Status.PAID:
-            order_webhook_emit(order_id=locked.pk, event_type=ORDER_PAID)
+            order_webhook_emit_after_commit(order_id=locked.pk, event_type=ORDER_PAID)
     if not refund:
         _count_approved(locked)
     if refund:

@@ -225,7 +225,9 @@ def test_worker_sells_and_refunds_the_counter_of_the_orders_mode(celery_worker, 
     assert order.status == Order.Status.PAID and order.livemode is False
     assert StockHold.objects.get(reference=order.partner_order_id).state == StockHold.State.SOLD
     assert stocks(option) == (5, 3)  # sold from the test counter
-    paid = WebhookEvent.objects.get(type="order.paid", payload__data__order__partner_order_id=order.partner_order_id)
+    # order.paid is recorded by the worker just after the paying commit, after T4's publication
+    paid = wait_until(lambda: WebhookEvent.objects.filter(
+        type="order.paid", payload__data__order__partner_order_id=order.partner_order_id).first(), message="order.paid")  # fmt: skip
     assert paid.payload["livemode"] is False and paid.payload["data"]["order"]["livemode"] is False
 
     live = pay_until_held(client, live_app, fake_kakao)
@@ -233,7 +235,9 @@ def test_worker_sells_and_refunds_the_counter_of_the_orders_mode(celery_worker, 
     assert live.t3() == {"status": 200}
     assert _settle(live) == {"order_status": "S"}
     assert stocks(option) == (4, 3)
-    paid = WebhookEvent.objects.get(type="order.paid", payload__data__order__partner_order_id=live.partner_order_id)
+    # order.paid is recorded by the worker just after the paying commit, after T4's publication
+    paid = wait_until(lambda: WebhookEvent.objects.filter(
+        type="order.paid", payload__data__order__partner_order_id=live.partner_order_id).first(), message="order.paid")  # fmt: skip
     assert paid.payload["livemode"] is True and paid.payload["data"]["order"]["livemode"] is True
 
     # a full refund gives back to the counter that was taken
