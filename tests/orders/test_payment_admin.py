@@ -71,7 +71,7 @@ def test_a_refused_cancel_is_shown_to_staff_and_recorded(staff, kakao_app, plugi
     order, _, _ = paid_order(kakao_app, plugin_base, fake_kakao)
     fake_kakao.fault("cancel", "decline", message="취소 가능 기간이 지났습니다.")
     r = refund_post(staff, order, kind="full")
-    assert "KakaoPay refused" in r.content.decode() and "취소 가능 기간이 지났습니다." in r.content.decode()
+    assert "취소를 거절했습니다" in r.content.decode() and "취소 가능 기간이 지났습니다." in r.content.decode()
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.refunded_amount == 0
     assert order.events.filter(kind=PaymentEvent.Kind.CANCEL_FAILURE).count() == 1
@@ -93,7 +93,7 @@ def test_a_cancel_whose_answer_was_lost_is_settled_by_the_inquiry(staff, kakao_a
 def test_partial_refund_larger_than_left_is_refused_without_a_call(staff, kakao_app, plugin_base, fake_kakao):
     order, _, _ = paid_order(kakao_app, plugin_base, fake_kakao)
     r = refund_post(staff, order, kind="partial", amount=999999)
-    assert "between 1 and 20000" in r.content.decode()
+    assert "1 이상 20000 이하" in r.content.decode()
     assert not fake_kakao.calls("cancel")
 
 
@@ -147,6 +147,6 @@ def test_small_partial_refunds_never_overshoot_the_vat(kakao_app, plugin_base, f
 
 def test_a_vat_part_above_what_is_left_is_refused(kakao_app, plugin_base, fake_kakao):
     order, option, buyer = paid_order(kakao_app, plugin_base, fake_kakao)
-    with pytest.raises(payments.RefundError, match="VAT part"):
+    with pytest.raises(payments.RefundError, match="부가세는 0 이상"):
         payments.payment_refund(order_id=order.pk, amount=5000, tax_free_amount=0, vat_amount=order.approved_vat_amount + 1)
     assert not fake_kakao.calls("cancel")
