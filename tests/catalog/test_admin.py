@@ -173,13 +173,13 @@ def test_generator_refuses_bad_axes(merchant, guide_product):
 
 def test_import_view_export_action_and_preview(merchant, db):
     url = reverse("admin:catalog_product_import")
-    assert "Import option tree" in merchant.get(reverse("admin:catalog_product_changelist")).content.decode()
+    assert "옵션 트리 가져오기" in merchant.get(reverse("admin:catalog_product_changelist")).content.decode()
     upload = SimpleUploadedFile("t.json", json.dumps(guide_tree(), ensure_ascii=False).encode(), content_type="application/json")
     r = merchant.post(url, {"file": upload})
     product = Product.objects.get(code="101:10013529")
     assert r.status_code == 302 and r["Location"] == reverse("admin:catalog_product_preview", args=[product.pk])
     preview = merchant.get(r["Location"]).content.decode()
-    assert "사이즈2=S12 → 색상2=R23 → 추가옵션=A" in preview and "follows every rule" in preview
+    assert "사이즈2=S12 → 색상2=R23 → 추가옵션=A" in preview and "모든 규칙을 지킵니다" in preview
     assert "S12:R23:추가옵션" in preview  # the T1 JSON
     bad = guide_tree()
     bad["option_groups"][3]["option_sub_groups"] = [{"id": "x", "options": [{"id": "x", "value": "x"}]}]

@@ -6,6 +6,7 @@ Korean catalogue (locale/ko/LC_MESSAGES/django.po).
 - every model of our apps, its fields (verbose name, help text, choices) and every ModelAdmin's
   actions, columns, fieldsets and filters are marked for translation (lazy) and have their Korean;
 - no admin module hands ``message_user`` a plain string or an f-string;
+- no admin template of ours holds words outside ``{% translate %}`` / ``{% blocktranslate %}``;
 - the admin answers in Korean, in English for ``Accept-Language: en`` or after the language
   switch; plugin answers (what Kakao shows buyers) stay the same whatever the language.
 """
@@ -25,6 +26,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.template.base import Lexer, TokenType
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import trans_real
@@ -189,6 +191,72 @@ def test_admin_messages_go_through_gettext():
                     offences.append(f"{path.relative_to(BASE)}:{node.lineno} {name}: {ast.unparse(arg)[:80]}")
     assert len(admin_modules()) >= 8
     assert offences == [], "\n".join(offences)
+
+
+# words an admin template may show untranslated: protocol and plugin names, KakaoPay's field names
+NOT_WORDS = {"T1", "T4", "HTTP", "tid", "aid"}
+SHOWN_ATTRIBUTES = re.compile(r"""\b(?:title|placeholder|alt|aria-label)\s*=\s*(["'])(.*?)\1""", re.S | re.I)
+BUTTON_VALUE = re.compile(r"""<input\b(?=[^>]*\btype\s*=\s*["']?(?:submit|button|reset)\b)[^>]*?\bvalue\s*=\s*(["'])(.*?)\1""", re.S | re.I)
+WORD = re.compile(r"[A-Za-z\uac00-\ud7a3\u3131-\u318e][\w\uac00-\ud7a3\u3131-\u318e]*")
+
+
+def untranslated_words(source: str) -> list[str]:
+    """The words a template shows outside translate tags: the template's text (what is inside
+    ``{% comment %}``, ``{% blocktranslate %}`` or the ``bodyclass`` block left out; every tag and variable replaced by a
+    mark without letters), HTML comments, ``<script>``/``<style>`` and entities taken out; the
+    shown attributes (title, placeholder, alt, aria-label, a button's value) kept, the tags' rest
+    dropped."""
+    text, skip_until = [], None
+    for token in Lexer(source).tokenize():
+        if token.token_type == TokenType.BLOCK:
+            name = token.contents.split()[0] if token.contents.split() else ""
+            if skip_until:
+                if name == skip_until:
+                    skip_until = None
+                continue
+            if name in ("comment", "blocktranslate", "blocktrans"):
+                skip_until = "end" + name
+            elif token.contents.split()[:2] == ["block", "bodyclass"]:  # CSS classes of <body>
+                skip_until = "endblock"
+            text.append("\u00a7")
+        elif token.token_type == TokenType.VAR and not skip_until:
+            text.append("\u00a7")
+        elif token.token_type == TokenType.TEXT and not skip_until:
+            text.append(token.contents)
+    html = "".join(text)
+    html = re.sub(r"<!--.*?-->", " ", html, flags=re.S)
+    html = re.sub(r"<(script|style)\b.*?</\1\s*>", " ", html, flags=re.S | re.I)
+    shown = [m.group(2) for m in SHOWN_ATTRIBUTES.finditer(html)] + [m.group(2) for m in BUTTON_VALUE.finditer(html)]
+    html = re.sub(r"<[^>]*>", " ", html)
+    html = re.sub(r"&(?:[A-Za-z]+|#[0-9]+|#x[0-9A-Fa-f]+);", " ", html)
+    return [w for part in (html, *shown) for w in WORD.findall(part) if w not in NOT_WORDS]
+
+
+def admin_templates() -> list[Path]:
+    found = [*(BASE / "templates" / "admin").rglob("*.html"), *(BASE / "backoffice" / "templates").rglob("*.html")]
+    for app in OUR_APPS:
+        found += (BASE / app / "templates" / "admin").rglob("*.html")
+    return sorted(set(found))
+
+
+def test_the_template_check_finds_untranslated_words():
+    sample = """{% load i18n %}{% comment %}Not shown{% endcomment %}<!-- nor this -->
+    <style>.x { color: red }</style><script>let shown = false;</script>
+    <h2>{% translate "Fine" %}</h2><p>{% blocktranslate with n=n %}{{ n }} fine too{% endblocktranslate %} &rsaquo; T1</p>
+    <a title="{% translate 'ok' %}" href="{% url 'x' %}">{{ value }}</a>
+    <p>Edit tree</p><td>재고 {{ n }}</td><input placeholder="filter" name="q"><input type="submit" value="Save">"""
+    assert untranslated_words(sample) == ["Edit", "tree", "재고", "filter", "Save"]
+
+
+def test_admin_templates_show_no_untranslated_words():
+    templates = admin_templates()
+    assert len(templates) >= 15
+    found = {}
+    for path in templates:
+        words = untranslated_words(path.read_text())
+        if words:
+            found[str(path.relative_to(BASE))] = words
+    assert found == {}, "wrap these in {% translate %}: " + repr(found)
 
 
 @pytest.fixture
