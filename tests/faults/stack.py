@@ -28,16 +28,12 @@ from pathlib import Path
 import psycopg2
 import requests
 
+from tests.support.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "faults"
 PLUGIN_KEY = "faults-plugin-key-" + "0" * 32
 APP = "faults"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_bin(name: str) -> str:

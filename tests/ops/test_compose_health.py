@@ -14,17 +14,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.processes import free_port
 
 
 @pytest.fixture
 def production_gunicorn(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
     } | {
@@ -72,7 +67,7 @@ def test_health_and_metrics_answer_internal_names_with_production_settings(produ
 
 
 def test_healthcheck_fails_when_nothing_listens(tmp_path):
-    env = os.environ | {"PORT": str(_free_port())}
+    env = os.environ | {"PORT": str(free_port())}
     r = subprocess.run([sys.executable, "ops/healthcheck.py", "--timeout", "1"], env=env, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1 and "unhealthy" in r.stderr
 

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from merchant.models import ChatbotSkills
 from merchant.services import api_key_create
 from simulator import flows, scenarios
 from tests.conftest import ARTIFACTS, ROOT, _database_url, fake_environment
+from tests.support.processes import free_port
 
 DEMO_PRODUCT = ROOT / "catalog" / "fixtures" / "demo_product.json"
 
@@ -88,12 +88,6 @@ def test_tracebacks_are_redacted_too():
 # --- the whole simulator against a real server, every log scanned ----------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _server_command(kind: str, port: int) -> list[str]:
     if kind == "gunicorn":
         return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
@@ -105,7 +99,7 @@ def _server_command(kind: str, port: int) -> list[str]:
 def server(request, fake_kakao, celery_worker, tmp_path):
     """The server (gunicorn or runserver) as its own process, its output kept in a file."""
     kind = request.param
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / f"{kind}.log"
     env = os.environ | fake_environment(fake_kakao.url) | {

@@ -26,15 +26,10 @@ from orders.models import Order
 from orders.tasks import approve_order
 from tests.conftest import ARTIFACTS, ROOT, stop_process, wait_until, worker_command, worker_environment
 from tests.support.payments import Buyer, make_product, make_sheet
+from tests.support.processes import free_port
 from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.worker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- bin/run, Ctrl-C, bin/run -------------------------------------------------------------------
@@ -60,7 +55,7 @@ def _ctrl_c(proc: subprocess.Popen) -> None:
 
 
 def test_bin_run_stopped_with_ctrl_c_and_started_again_loses_nothing_and_repeats_nothing(tmp_path):
-    port, fake_port = _free_port(), _free_port()
+    port, fake_port = free_port(), free_port()
     var = tmp_path / "var"
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_"))
@@ -107,7 +102,7 @@ class OwnRedis:
     """A redis-server of this test's own (never the shared one), persisted like compose's."""
 
     def __init__(self, folder: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = folder
         self.proc: subprocess.Popen | None = None
 

@@ -15,14 +15,8 @@ import asyncio
 import io
 import re
 import resource
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
 from django.db import connection
 
 from catalog.models import Option, StockHold
@@ -32,17 +26,12 @@ from orders.models import Order
 from simulator.http import Printer
 from simulator.load import flash_sale
 from simulator.target import Target
-from tests.conftest import ARTIFACTS, ROOT, stop_process, worker_environment
+from tests.conftest import ROOT, stop_process, worker_environment
+from tests.support.processes import free_port, gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BUYERS, UNITS = 300, 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -51,31 +40,14 @@ def gunicorn_server(request, fake_kakao):
     if connection.vendor != "postgresql":
         pytest.skip("the flash sale on the real stack needs PostgreSQL (and Redis)")
     request.getfixturevalue("celery_worker")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = worker_environment(fake_kakao.url, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
-                             GUNICORN_THREADS="4", PUBLIC_BASE_URL=base, LOG_LEVEL="WARNING")  # fmt: skip
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "flash-sale-gunicorn.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "config.wsgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    env = worker_environment(fake_kakao.url, PUBLIC_BASE_URL=base, LOG_LEVEL="WARNING")
+    proc = gunicorn(env, port, workers=2, threads=4, log_name="flash-sale-gunicorn.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "gunicorn exited: see artifacts/flash-sale-gunicorn.log"
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer /healthz within 60 s"
-            time.sleep(0.2)
         yield base
     finally:
         stop_process(proc)
-        log.close()
 
 
 def test_async_flash_sale_sells_exactly_the_stock_with_no_error(kakao_app, fake_kakao, gunicorn_server):

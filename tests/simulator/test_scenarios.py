@@ -26,10 +26,10 @@ from simulator.http import Printer
 from simulator.options import choose
 from simulator.scenarios import NAMES, run_scenarios
 from simulator.target import Target
+from tests.support.processes import free_port
 from tests.support.simulator import PAY_PLUGIN, simulate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
 
 
 def section(output: str, guide: str) -> str:
@@ -323,14 +323,6 @@ def test_scenarios_can_be_run_without_django_knowing(shop, live_server, fake_kak
 # --- the README's run command, as a newcomer runs it ---------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_path):
     """``bin/run`` on the embedded default (SQLite, a worker on the embedded broker, gunicorn), in a fresh
     VAR_DIR: every scenario passes before it serves; then a concurrent flash sale against it."""
@@ -340,7 +332,7 @@ def test_bin_run_plays_every_scenario_then_serves_and_sells_a_flash_sale(tmp_pat
     import time
 
     root = Path(__file__).resolve().parents[2]
-    port, fake_port = _free_port(), _free_port()
+    port, fake_port = free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()

@@ -85,11 +85,14 @@ def spawn(args: list[str], env: dict[str, str], log_name: str) -> subprocess.Pop
     )
 
 
-def gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+def gunicorn(
+    env: dict[str, str], port: int, *, workers: int = 1, threads: int = 4, log_name: str = "fault-gunicorn.log"
+) -> subprocess.Popen:
+    """gunicorn with the production ``gunicorn.conf.py`` on ``port``, once it accepts connections."""
     proc = spawn(
         ["-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", "4"],
-        env, "fault-gunicorn.log",
+         "--workers", str(workers), "--threads", str(threads)],
+        env, log_name,
     )  # fmt: skip
     wait_for_port(port, timeout=60)
     return proc
