@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from django.db import connection
 from fakekakao.control import FakeControl
 from fakekakao.server import FakeKakaoServer
 from kakaoplugin.selectors import forget_plugin_keys
+from tests.support.processes import stop as stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -164,17 +164,6 @@ def wait_for_worker(proc: subprocess.Popen, hostname_prefix: str, *, timeout: fl
             return
     proc.kill()
     pytest.fail(f"celery worker did not answer a ping within {timeout:.0f} s")
-
-
-def stop_process(proc: subprocess.Popen, *, timeout: float = 20.0) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -42,11 +42,14 @@ def wait_for_port(port: int, *, up: bool = True, timeout: float = 30.0) -> None:
 
 
 def stop(proc: subprocess.Popen | None, *, timeout: float = 20.0) -> None:
-    if proc is None or proc.poll() is not None:
+    """SIGTERM to the process group (started with ``start_new_session``), SIGKILL after ``timeout``."""
+    if proc is None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
