@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -268,18 +267,31 @@ def inbound_call_start(
     source_ip: str, app_user_id: str | None, relay_id: str | None,
 ) -> InboundCall:  # fmt: skip
     """Store a plugin call as it arrives (its own commit: it is kept whatever the view does next)."""
-    with transaction.atomic(), _log_commit():
-        return InboundCall.objects.create(
-            kakao_app=kakao_app,
-            endpoint=endpoint[:40],
-            method=method[:10],
-            query={k: ("***" if k in INBOUND_MASKED_PARAMS else _text(v.encode())[:500]) for k, v in query.items()},
-            headers={k: _text(str(meta[k]).encode())[:300] for k in INBOUND_HEADERS if k in meta},
-            body=_text(body) if body is not None else "",
-            source_ip=source_ip[:45],
-            app_user_id=(app_user_id or "")[:64],
-            relay_id=(relay_id or "")[:200],
-        )
+    call = InboundCall(
+        kakao_app=kakao_app,
+        endpoint=endpoint[:40],
+        method=method[:10],
+        query={k: ("***" if k in INBOUND_MASKED_PARAMS else _text(v.encode())[:500]) for k, v in query.items()},
+        headers={k: _text(str(meta[k]).encode())[:300] for k in INBOUND_HEADERS if k in meta},
+        body=_text(body) if body is not None else "",
+        source_ip=source_ip[:45],
+        app_user_id=(app_user_id or "")[:64],
+        relay_id=(relay_id or "")[:200],
+        received_at=timezone.now(),
+    )  # fmt: skip
+    if _one_statement():
+        columns = ("kakao_app_id", "endpoint", "method", "query", "headers", "body", "source_ip", "app_user_id",
+                   "relay_id", "received_at", "result_message")  # fmt: skip
+        values = [getattr(call, c) for c in columns]
+        values[3:5] = orjson.dumps(call.query).decode(), orjson.dumps(call.headers).decode()
+        with connection.cursor() as cursor:
+            cursor.execute(_log_sql("insert", columns), values)
+            call.pk = cursor.fetchone()[0]
+        call._state.adding = False
+        return call
+    with transaction.atomic():
+        call.save(force_insert=True)
+    return call
 
 
 def inbound_call_finish(*, call: InboundCall, http_status: int, content: bytes, is_json: bool, duration_ms: int) -> None:
@@ -292,24 +304,44 @@ def inbound_call_finish(*, call: InboundCall, http_status: int, content: bytes, 
             answer = None
         if isinstance(answer, dict) and isinstance(answer.get("status"), int):
             result_status, message = answer["status"], str(answer.get("message") or "")
-    with transaction.atomic(), _log_commit():
-        InboundCall.objects.filter(pk=call.pk).update(
-            http_status=http_status, result_status=result_status, result_message=message[:2000], duration_ms=duration_ms
-        )
-
-
-@contextmanager
-def _log_commit():
-    """Inside a transaction of its own: commit the call log without waiting for the disk (PostgreSQL's
-    ``synchronous_commit`` off for this transaction). Each synchronous commit on the request's path
-    costs a WAL flush (1–10 ms on a busy host): T3, T2 and the callbacks paid two of them before any
-    view ran or answered. The row is still durable as soon as the view's own commit (synchronous)
-    flushes the log after it; what a database crash can lose is at most the last ~0.6 s of log rows
-    of calls whose view wrote nothing (refusals), never a payment's own rows."""
-    if connection.vendor == "postgresql" and not connection.savepoint_ids:  # our own transaction only
+    fields = {"http_status": http_status, "result_status": result_status, "result_message": message[:2000],
+              "duration_ms": duration_ms}  # fmt: skip
+    if _one_statement():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-    yield
+            cursor.execute(_log_sql("update", tuple(fields)), [*fields.values(), call.pk])
+        return
+    InboundCall.objects.filter(pk=call.pk).update(**fields)
+
+
+# The call log is written on every plugin call, twice: each write is one statement in a transaction
+# of its own that commits without waiting for the disk (PostgreSQL's ``synchronous_commit`` off for
+# that transaction only, by ``set_config(..., true)`` inside the statement). A synchronous commit
+# costs a WAL flush (1–10 ms on a busy host), and the ORM's BEGIN / SET LOCAL / INSERT / COMMIT four
+# round trips: T3, T2 and the callbacks paid that twice before any view ran or answered. The row is
+# still durable as soon as the view's own commit (synchronous) flushes the log after it; what a
+# database crash can lose is at most the last ~0.6 s of log rows of calls whose view wrote nothing
+# (refusals), never a payment's own rows. Elsewhere (SQLite, inside a caller's transaction) the ORM.
+_LOG_SQL: dict[tuple, str] = {}
+
+
+def _one_statement() -> bool:
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _log_sql(kind: str, columns: tuple[str, ...]) -> str:
+    key = (kind, columns)
+    if key not in _LOG_SQL:
+        table = connection.ops.quote_name(InboundCall._meta.db_table)
+        names = [connection.ops.quote_name(InboundCall._meta.get_field(c).column) for c in columns]
+        async_commit = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        if kind == "insert":
+            casts = ["%s::jsonb" if c in ("query", "headers") else "%s" for c in columns]
+            _LOG_SQL[key] = (f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(casts)} "  # noqa: S608
+                             f"FROM {async_commit} RETURNING id")  # fmt: skip
+        else:
+            sets = ", ".join(f"{n} = %s" for n in names)
+            _LOG_SQL[key] = f"UPDATE {table} SET {sets} FROM {async_commit} WHERE {table}.id = %s"  # noqa: S608
+    return _LOG_SQL[key]
 
 
 def inbound_calls_purge(*, older_than_days: int) -> int:

@@ -100,3 +100,35 @@ def test_purge_empties_old_bodies_only(client, plugin_base, kakao_app, guide):  
     assert old.body == "" and old.body_purged_at is not None and old.result_status == 200
     assert new.body and new.body_purged_at is None
     assert inbound_calls_purge(older_than_days=30) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_each_write_is_one_statement_committed_without_a_flush(client, plugin_base, kakao_app, guide):  # noqa: F811
+    """On PostgreSQL the gate's two writes are one statement each (no BEGIN / SET LOCAL / COMMIT
+    round trips), commit asynchronously, leave the connection's own setting alone, and store what
+    the ORM stored."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kakaoplugin.services import inbound_call_finish, inbound_call_start
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement call log is PostgreSQL's (SQLite writes through the ORM)")
+    meta = {"HTTP_X_KAKAO_APPUSERID": "u-1", "CONTENT_TYPE": "application/json", "HTTP_COOKIE": "not kept"}
+    with CaptureQueriesContext(connection) as queries:
+        call = inbound_call_start(kakao_app=kakao_app, endpoint="order_approve", method="POST", meta=meta,
+                                  query={"relay_id": "r-1", "pg_token": "secret-token"}, body=b'{"a":"\x00b"}',
+                                  source_ip="10.0.0.1", app_user_id="u-1", relay_id="r-1")  # fmt: skip
+        inbound_call_finish(call=call, http_status=200, content=b'{"status":300,"message":"no"}', is_json=True, duration_ms=7)
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT", "UPDATE"]
+    assert all("set_config('synchronous_commit', 'off', true)" in q["sql"] for q in queries.captured_queries)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    stored = InboundCall.objects.get(pk=call.pk)
+    assert (stored.kakao_app, stored.endpoint, stored.method, stored.source_ip) == (kakao_app, "order_approve", "POST", "10.0.0.1")
+    assert stored.query == {"relay_id": "r-1", "pg_token": "***"}
+    assert stored.headers == {"HTTP_X_KAKAO_APPUSERID": "u-1", "CONTENT_TYPE": "application/json"}
+    assert stored.body == '{"a":"\ufffdb"}' and (stored.app_user_id, stored.relay_id) == ("u-1", "r-1")
+    assert stored.received_at is not None and stored.body_purged_at is None
+    assert (stored.http_status, stored.result_status, stored.result_message, stored.duration_ms) == (200, 300, "no", 7)
