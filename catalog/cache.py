@@ -118,6 +118,12 @@ def _keep_local(local_key: tuple[str, bool], generation: str, body: bytes) -> No
     _local_bytes += len(body) - (len(old[1]) if old else 0)
 
 
+def generation_current(product_code: str) -> str | None:
+    """The product's generation: what a cold read must store under (read it BEFORE the database)."""
+    # never invalidated, or evicted: start one (no entry can match it yet)
+    return _generation(product_code) or _generation_start(product_code)
+
+
 def cached_body(product_code: str, *, livemode: bool = True) -> tuple[bytes | None, str]:
     """``(body, generation)``: the T1 body when a current one is cached (else None), and the
     generation a cold read must store its body under (read it BEFORE reading the database)."""
@@ -142,6 +148,23 @@ def store_body(product_code: str, generation: str | None, body: bytes, *, livemo
     _keep_local((product_code, livemode), generation, body)
 
 
+# Option T2's loaded trees (catalog.selectors.tree_load_cached), in this process only, under the
+# same generations: served only while their generation is the current one.
+LOCAL_MAX_TREES = 64
+_trees: dict[tuple[str, bool], tuple[str, object]] = {}
+
+
+def local_tree(product_code: str, generation: str, *, livemode: bool) -> object | None:
+    entry = _trees.get((product_code, livemode))
+    return entry[1] if entry is not None and entry[0] == generation else None
+
+
+def keep_tree(product_code: str, generation: str, tree: object, *, livemode: bool) -> None:
+    if len(_trees) >= LOCAL_MAX_TREES and (product_code, livemode) not in _trees:
+        _trees.clear()
+    _trees[(product_code, livemode)] = (generation, tree)
+
+
 def invalidate_codes(codes: Iterable[str]) -> None:
     codes = list(codes)
     if not codes:
@@ -150,6 +173,7 @@ def invalidate_codes(codes: Iterable[str]) -> None:
     for code in codes:
         for livemode in (True, False):
             _local.pop((code, livemode), None)
+            _trees.pop((code, livemode), None)
     cache.delete_many([tree_key(code, livemode=livemode) for code in codes for livemode in (True, False)])
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .selectors import LoadedTree, TGroup, TOption, TSubGroup, tree_load
+from .selectors import LoadedTree, TGroup, TOption, TSubGroup, tree_load_cached
 from .tree import ANSWER_TYPES
 
 MAX_TEXT = 2000
@@ -141,7 +141,7 @@ def selection_validate(*, payload: dict, livemode: bool) -> Selection:
     if not isinstance(raw_groups, list) or not all(isinstance(g, dict) for g in raw_groups):
         raise SelectionError("option_groups는 객체의 목록이어야 합니다 (option_groups must be a list of objects)", malformed=True)
 
-    tree = tree_load(code=code[:200], livemode=livemode)
+    tree = tree_load_cached(code=code[:200], livemode=livemode)
     if tree is None:
         raise SelectionError(f"상품 '{code}'을(를) 찾을 수 없습니다 (unknown product)")
     return _Validator(tree, price, quantity, raw_groups).run()

@@ -225,6 +225,25 @@ def option_t1_body(tree: LoadedTree) -> bytes:
     return orjson.dumps({"status": 200, "data": tree_response(tree)})
 
 
+def tree_load_cached(*, code: str, livemode: bool = True) -> LoadedTree | None:
+    """Option T2's tree: the one this process loaded under the product's current generation (one
+    small cache read, no query), else :func:`tree_load`, kept under the generation read before it.
+    As fresh as T1's cached body: every change of the tree or its stock renews the generation."""
+    try:
+        generation = tree_cache.generation_current(code)
+    except Exception:  # the cache is down: the database
+        logger.exception("T1 cache unavailable")
+        generation = None
+    if generation is not None:
+        tree = tree_cache.local_tree(code, generation, livemode=livemode)
+        if tree is not None:
+            return tree
+    tree = tree_load(code=code, livemode=livemode)
+    if tree is not None and generation is not None:
+        tree_cache.keep_tree(code, generation, tree, livemode=livemode)
+    return tree
+
+
 def option_t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:
     """T1's body for this product id: from the cache (no query) or built and cached (five
     queries); None when no such product exists.  A test app's (``livemode`` false) shows the

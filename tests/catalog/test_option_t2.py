@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from catalog.cache import invalidate_products
 from catalog.models import Option
 from catalog.services import option_tree_import
 from kakaoplugin.models import Customer
@@ -170,10 +171,18 @@ def test_tampered_prices_and_extra(client, plugin_base, guide):
     option_t2_refused(post_option_t2(client, plugin_base, body), "extra differs")
 
 
+def _stock_set(value: int) -> None:
+    """The leaf's stock changed (as the catalog's services change it: the product's cached trees,
+    option T1's body and option T2's tree alike, are renewed)."""
+    leaf = Option.objects.filter(sub_group__sub_group_id="S12:R23:추가옵션")
+    leaf.update(stock=value)
+    invalidate_products(product_pks=leaf.values_list("product_id", flat=True))
+
+
 def test_zero_stock_and_short_stock(client, plugin_base, guide):
-    Option.objects.filter(sub_group__sub_group_id="S12:R23:추가옵션").update(stock=0)
+    _stock_set(0)
     option_t2_refused(post_option_t2(client, plugin_base, option_t2_body()), "'추가옵션'의 'A'", "품절", "sold out")
-    Option.objects.filter(sub_group__sub_group_id="S12:R23:추가옵션").update(stock=2)
+    _stock_set(2)
     body = option_t2_body()
     body["option_groups"][2]["quantity"] = 3
     option_t2_refused(post_option_t2(client, plugin_base, body), "남은 수량 2개")
@@ -223,3 +232,27 @@ def test_added_option_groups_are_shown_only_when_their_option_is_picked(client, 
     body = simple_body({"option_group_id": "sleeve", "option_id": "long"})
     body["option_groups"][0] = {"option_group_id": "size", "option_id": "S"}
     option_t2_refused(post_option_t2(client, plugin_base, body), "'소매'", "not shown")
+
+
+def test_a_warm_option_t2_reads_no_tree_and_a_stock_change_is_seen_at_once(client, plugin_base, guide,
+                                                                           django_capture_on_commit_callbacks):
+    """Option T2 validates against the tree this process loaded under the product's current
+    generation (catalog.cache): no query of the tree's five while nothing changed; a hold taken by
+    payment T2 (catalog.stock) renews the generation, so the next option T2 sees the stock left."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.stock import StockItem, stock_hold
+
+    assert post_option_t2(client, plugin_base, option_t2_body()).json()["status"] == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert post_option_t2(client, plugin_base, option_t2_body()).json()["status"] == 200
+    tree_tables = ("catalog_product", "catalog_optiongroup", "catalog_optionsubgroup", "catalog_option", "catalog_optionrelation")
+    assert not [q["sql"] for q in queries.captured_queries if any(f'FROM "{t}"' in q["sql"] for t in tree_tables)]
+    leaf = Option.objects.get(sub_group__sub_group_id="S12:R23:추가옵션")
+    _stock_set(1)
+    with django_capture_on_commit_callbacks(execute=True):  # the hold's commit renews the generation
+        stock_hold(reference="hold-1", items=[StockItem(option_pk=leaf.pk, product_pk=None, quantity=1)],
+                   expires_at=timezone.now() + timedelta(minutes=5), livemode=True)  # fmt: skip
+    refused = post_option_t2(client, plugin_base, option_t2_body()).json()
+    assert refused["status"] == 400 and "'추가옵션'의 'A'은(는) 품절" in refused["message"], refused
