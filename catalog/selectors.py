@@ -230,17 +230,17 @@ def tree_load_cached(*, code: str, livemode: bool = True) -> LoadedTree | None:
     small cache read, no query), else :func:`tree_load`, kept under the generation read before it.
     As fresh as T1's cached body: every change of the tree or its stock renews the generation."""
     try:
-        generation = tree_cache.generation_current(code)
+        generation = tree_cache.tree_generation(code)
     except Exception:  # the cache is down: the database
         logger.exception("T1 cache unavailable")
         generation = None
     if generation is not None:
-        tree = tree_cache.local_tree(code, generation, livemode=livemode)
+        tree = tree_cache.trees.get((code, livemode), generation)
         if tree is not None:
             return tree
     tree = tree_load(code=code, livemode=livemode)
     if tree is not None and generation is not None:
-        tree_cache.keep_tree(code, generation, tree, livemode=livemode)
+        tree_cache.trees.keep((code, livemode), generation, tree)
     return tree
 
 

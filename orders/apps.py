@@ -20,6 +20,9 @@ class OrdersConfig(AppConfig):
         from .status_cache import watch
 
         watch(Order)  # T4's status cache hears every save and delete (orders.status_cache)
+        from .rules import watch_store_rules
+
+        watch_store_rules()  # payment T1/T2 keep the store rules per process (orders.rules)
         # KakaoPay's redirects of the buyer's browser: /pay/<partner_order_id>/<action>/<token>
         register_browser_area(PAY_AREA, resolve=kakao_app_for_pay_ref, actions=PAY_ACTIONS)
 

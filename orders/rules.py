@@ -6,23 +6,84 @@ Asia/Seoul); timestamps are stored in UTC.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from kakaoplugin.generations import LocalCopies, generation_current, generations_renew
 from kakaoplugin.models import KakaoApp
 
-from .models import StoreRules
+from .models import BusinessHours, ClosedDate, RemoteAreaRange, StoreRules
+
+logger = logging.getLogger(__name__)
+
+# Payment T1 and T2 read the store's rules on every call (four queries): each process keeps them
+# under the app's generation (kakaoplugin.generations), renewed after any change of the rules, their
+# hours, closed dates or remote areas commits (:func:`watch_store_rules`); a minute at most if a
+# renewal is lost. The copy is shared by the process's threads: read it, never change it.
+_COPIES = LocalCopies(limit=256, max_age=60.0)
+
+
+def _generation_key(kakao_app_id: int) -> str:
+    return f"orders:rules:{kakao_app_id}"
 
 
 def store_rules(kakao_app: KakaoApp) -> StoreRules | None:
-    return (
+    """The app's store rules with their hours, closed dates and remote areas (None: no rules)."""
+    try:
+        token = generation_current(_generation_key(kakao_app.pk))
+    except Exception:  # the cache is down: the database
+        logger.warning("store rules: cache unavailable, reading the database", exc_info=True)
+        token = None
+    kept = _COPIES.get(kakao_app.pk, token)
+    if kept is not None:
+        return kept[0]
+    rules = (
         StoreRules.objects.filter(kakao_app=kakao_app)
         .prefetch_related("hours", "closed_dates", "remote_areas")
         .first()
     )
+    _COPIES.keep(kakao_app.pk, token, (rules,))
+    return rules
+
+
+def _renew_after_commit(kakao_app_ids: list[int]) -> None:
+    """This process's copies at once; every process's after the commit (a copy read before the
+    commit, here or elsewhere, was stored under the token the renewal replaces)."""
+    for app_id in kakao_app_ids:
+        _COPIES.forget(app_id)
+
+    def renew() -> None:
+        try:
+            generations_renew(_generation_key(app_id) for app_id in kakao_app_ids)
+        except Exception:  # the copies elsewhere are read again within max_age
+            logger.warning("store rules: could not renew the cached copies", exc_info=True)
+
+    transaction.on_commit(renew)
+
+
+def _rules_saved(sender, instance, **kwargs) -> None:
+    _renew_after_commit([instance.kakao_app_id])
+
+
+def _part_saved(sender, instance, **kwargs) -> None:
+    app_ids = list(StoreRules.objects.filter(pk=instance.rules_id).values_list("kakao_app_id", flat=True))
+    if app_ids:
+        _renew_after_commit(app_ids)
+
+
+def watch_store_rules() -> None:
+    """Connect the renewals (OrdersConfig.ready)."""
+    from django.db.models.signals import post_delete, post_save
+
+    for signal in (post_save, post_delete):
+        signal.connect(_rules_saved, sender=StoreRules, dispatch_uid=f"store-rules-{signal}")
+        for part in (BusinessHours, ClosedDate, RemoteAreaRange):
+            signal.connect(_part_saved, sender=part, dispatch_uid=f"store-rules-{part.__name__}-{signal}")
 
 
 def _in_window(opens: time, closes: time, at: time) -> bool | None:

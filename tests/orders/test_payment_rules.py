@@ -305,3 +305,26 @@ def test_without_a_broker_the_approval_runs_in_process_after_payment_t3(kakao_ap
         assert len(fake_kakao.calls("approve")) == 1
     finally:
         app.conf.task_always_eager = eager
+
+
+@pytest.mark.django_db(transaction=True)
+def test_store_rules_are_kept_per_process_and_a_committed_change_renews_every_copy(kakao_app, rules):
+    """Payment T1 and T2 read the rules from this process's copy (no query) while nothing changed;
+    a committed change of a part (a closed date) renews the app's generation in the shared cache,
+    so every process's copy is read again, and the next read sees the change."""
+    from kakaoplugin.generations import generation
+    from orders.rules import store_rules
+
+    key = f"orders:rules:{kakao_app.pk}"
+    first = store_rules(kakao_app)
+    with CaptureQueriesContext(connection) as queries:
+        assert store_rules(kakao_app) is first
+    assert queries.captured_queries == []
+    token = generation(key)
+    assert token is not None
+    today = timezone.now().astimezone(SEOUL).date()
+    ClosedDate.objects.create(rules=rules, date=today, reason="정기 휴무")  # committed: renewed after it
+    assert generation(key) not in (None, token)
+    again = store_rules(kakao_app)
+    assert again is not first and [d.date for d in again.closed_dates.all()] == [today]
+    assert not store_is_open(again)
