@@ -32,6 +32,22 @@ def kakao_app_for_plugin_key(plugin_key: str) -> KakaoApp | None:
     return app
 
 
+def kakao_app_active(pk: int) -> KakaoApp | None:
+    """The active app ``pk``, or None; kept per process as :func:`kakao_app_for_plugin_key` keeps
+    it (a deactivated app stops being served within ``PLUGIN_APP_CACHE_SECONDS``)."""
+    key = f"pk:{pk}"  # (plugin keys are URL-safe base64 text: never this)
+    now = time.monotonic()
+    hit = _app_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    app = KakaoApp.objects.filter(pk=pk, is_active=True).first()
+    with _app_cache_lock:
+        if len(_app_cache) > 10_000:
+            _app_cache.clear()
+        _app_cache[key] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
+    return app
+
+
 def kakao_app_for_sync_ref(ref: str) -> KakaoApp | None:
     """The active app of Kakao Sync's redirect URI ``/sync/<app id>/redirect``, or None."""
     if not (ref.isascii() and ref.isdigit()) or len(ref) > 18:

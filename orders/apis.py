@@ -137,8 +137,8 @@ class PaymentT3Api(PayLinkApi):
         pg_token = require(params, "pg_token")
         payment_t3.payment_t3(
             kakao_app=self.kakao_app,
+            order=order,
             partner_order_id=params.get("partner_order_id"),
-            order_ref=order.partner_order_id,
             partner_user_id=params.get("partner_user_id"),
             pg_token=pg_token,
             params=params,

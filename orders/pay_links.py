@@ -13,6 +13,7 @@ from __future__ import annotations
 from kakaoplugin.browser_tokens import action_token, action_token_valid
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.plugin_paths import PAY_ACTIONS, browser_url
+from kakaoplugin.selectors import kakao_app_active
 
 from .models import Order
 
@@ -34,17 +35,17 @@ def pay_url(*, order: Order, action: str, base_url: str) -> str:
 
 
 def kakao_app_for_pay_ref(ref: str) -> KakaoApp | None:
-    """The gate's resolver for ``/pay/<ref>/...``: the order's active Kakao app, or None."""
-    order = Order.objects.select_related("kakao_app").filter(partner_order_id=ref).only("kakao_app").first()
-    if order is None or not order.kakao_app.is_active:
-        return None
-    return order.kakao_app
+    """The gate's resolver for ``/pay/<ref>/...``: the order's active Kakao app, or None (one
+    indexed read of the app's id; the app as the plugin paths keep it)."""
+    app_ids = list(Order.objects.filter(partner_order_id=ref).order_by().values_list("kakao_app_id", flat=True)[:1])
+    return kakao_app_active(app_ids[0]) if app_ids else None
 
 
 def order_for_link(*, kakao_app: KakaoApp, ref: str, action: str, token: str) -> Order | None:
     """The order ``ref`` when ``token`` is its token for ``action``; None otherwise (same answer for
     an unknown order and a wrong token)."""
-    order = Order.objects.filter(partner_order_id=ref, kakao_app=kakao_app).first()
+    # (partner_order_id is unique: no ORDER BY, which can lead the planner to the app's index)
+    order = next(iter(Order.objects.filter(partner_order_id=ref, kakao_app=kakao_app).order_by()[:1]), None)
     if order is None or action not in T1_FIELDS:
         return None
     if not action_token_valid(token, action=f"pay.{action}", subject=_subject(order)):

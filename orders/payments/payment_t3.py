@@ -3,7 +3,7 @@ redirects (CONTRACTS section 6)."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kakaoplugin.models import KakaoApp
@@ -19,17 +19,19 @@ MSG_SETTLED = "이미 처리된 결제입니다."
 
 
 def payment_t3(
-    *, kakao_app: KakaoApp, partner_order_id: str | None, order_ref: str | None, partner_user_id: str | None,
+    *, kakao_app: KakaoApp, order: Order, partner_order_id: str | None, partner_user_id: str | None,
     pg_token: str, params: dict,
 ) -> None:  # fmt: skip
-    """KakaoPay's approval redirect: store the pg_token (first wins), start the approval.
+    """KakaoPay's approval redirect for ``order`` (the one its approval link names, already
+    checked: orders.pay_links): store the pg_token (first wins), start the approval.
 
-    It must name the order's buyer (``partner_user_id``).  Another pg_token arriving while the
-    order is still unsettled is kept (its T3 event) and answered 200: if KakaoPay refuses the first
-    one, the approval takes it next (``selectors.t3_untried_pg_token``).  Raises :class:`OrderError`
-    (``invalid_order``, ``bad_user``) once what it recorded is committed."""
+    It must name the order's buyer (``partner_user_id``), and ``partner_order_id``, when sent,
+    must be the order's.  Another pg_token arriving while the order is still unsettled is kept (its
+    T3 event) and answered 200: if KakaoPay refuses the first one, the approval takes it next
+    (``selectors.t3_untried_pg_token``).  Raises :class:`OrderError` (``invalid_order``,
+    ``bad_user``) once what it recorded is committed."""
     refused = _payment_t3_locked(
-        kakao_app=kakao_app, partner_order_id=partner_order_id, order_ref=order_ref,
+        kakao_app=kakao_app, order=order, partner_order_id=partner_order_id,
         partner_user_id=partner_user_id, pg_token=pg_token, params=params,
     )  # fmt: skip
     if refused is not None:
@@ -37,15 +39,13 @@ def payment_t3(
 
 
 def _payment_t3_locked(
-    *, kakao_app: KakaoApp, partner_order_id: str | None, order_ref: str | None, partner_user_id: str | None,
+    *, kakao_app: KakaoApp, order: Order, partner_order_id: str | None, partner_user_id: str | None,
     pg_token: str, params: dict,
 ) -> OrderError | None:  # fmt: skip
-    if partner_order_id and order_ref and partner_order_id != order_ref:
-        return OrderError("주문 정보가 일치하지 않습니다.", code=OrderError.INVALID_ORDER)
-    pid = partner_order_id or order_ref
-    order = Order.objects.filter(partner_order_id=pid, kakao_app=kakao_app).first() if pid else None
-    if order is None:
+    if order.kakao_app_id != kakao_app.pk:
         return OrderError(MSG_INVALID_ORDER, code=OrderError.INVALID_ORDER)
+    if partner_order_id and partner_order_id != order.partner_order_id:
+        return OrderError("주문 정보가 일치하지 않습니다.", code=OrderError.INVALID_ORDER)
     shown = {k: v for k, v in params.items() if k != "pg_token"} | {"pg_token": pg_token[:6] + "…"}
     if partner_user_id != order.partner_user_id:
         payment_event_record(order=order, kind=PaymentEvent.Kind.T3_RECEIVED, request=shown,
@@ -60,10 +60,7 @@ def _payment_t3_locked(
         if first is None:
             payment_event_record(order=order, kind=PaymentEvent.Kind.T3_RECEIVED, request=shown,
                                  outcome=PaymentEvent.Outcome.REPLAY)  # fmt: skip
-        Order.objects.filter(
-            pk=order.pk, pg_token="", status__in=(Order.Status.PENDING, Order.Status.HELD)
-        ).update(pg_token=pg_token[:100], updated_at=timezone.now())
-        order.refresh_from_db(fields=["pg_token", "status", "tid", "failure_message"])
+        _store_first_pg_token(order, pg_token[:100])
         unsettled = (Order.Status.PENDING, Order.Status.HELD, Order.Status.APPROVING)
         if order.pg_token != pg_token and order.status in unsettled:
             return None  # kept: tried if KakaoPay refuses the stored pg_token
@@ -76,6 +73,23 @@ def _payment_t3_locked(
             # only one runner can claim the order.
             outbox_add(task=APPROVE_TASK, args=[order.pk])  # sent after the commit, retried
     return None
+
+
+def _store_first_pg_token(order: Order, pg_token: str) -> None:
+    """The pg_token stored when the order has none and still waits for it (pending, held); the
+    order's pg_token, status, tid and failure message as they now are: one ``UPDATE … RETURNING``
+    (the row locked until the commit, as the conditional update locked it)."""
+    waiting = (Order.Status.PENDING, Order.Status.HELD)
+    table = connection.ops.quote_name(Order._meta.db_table)
+    first = "pg_token = '' AND status IN (%s, %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET pg_token = CASE WHEN {first} THEN %s ELSE pg_token END, "  # noqa: S608
+            f"updated_at = CASE WHEN {first} THEN %s ELSE updated_at END WHERE id = %s "
+            "RETURNING pg_token, status, tid, failure_message",
+            [*waiting, pg_token, *waiting, timezone.now(), order.pk],
+        )
+        order.pg_token, order.status, order.tid, order.failure_message = cursor.fetchone()
 
 
 def order_buyer_abandoned(*, kakao_app: KakaoApp, partner_order_id: str | None, failed: bool, params: dict) -> None:
