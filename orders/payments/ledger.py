@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from kakaoplugin.fields import mask
+from kakaoplugin.inserts import insert_unless_exists
 
 from ..models import Order, PaymentEvent
 
@@ -47,16 +48,12 @@ def payment_event_record(
 ) -> PaymentEvent | None:
     """Insert an event; a duplicate ``key`` is a replay: returns None and changes nothing."""
     key = key or f"{kind}:{order.pk}:{uuid.uuid4().hex}"
-    request, response = _without_sid(request), _without_sid(response)
-    try:
-        with transaction.atomic():
-            return PaymentEvent.objects.create(
-                order=order, kind=kind, idempotency_key=key[:200], request=request, response=response,
-                outcome=outcome, message=message[:500], http_status=http_status, duration_ms=duration_ms,
-                created_by=created_by,
-            )  # fmt: skip
-    except IntegrityError:
-        return None
+    event = PaymentEvent(
+        order=order, kind=kind, idempotency_key=key[:200], request=_without_sid(request),
+        response=_without_sid(response), outcome=outcome, message=message[:500], http_status=http_status,
+        duration_ms=duration_ms, created_by=created_by, created_at=timezone.now(),
+    )  # fmt: skip
+    return event if insert_unless_exists(event, unique="idempotency_key") else None
 
 
 def _without_sid(data: Any) -> Any:
