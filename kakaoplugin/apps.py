@@ -30,6 +30,9 @@ class KakaopluginConfig(AppConfig):
             "dispatch-outbox",
             {"task": "kakaoplugin.tasks.dispatch_outbox", "schedule": settings.OUTBOX_DISPATCH_EVERY_SECONDS},
         )
+        from .selectors import watch_blocked_members
+
+        watch_blocked_members()  # the blocked members kept per process (kakaoplugin.selectors)
         # the staff roles (Django groups) exist after every migrate (kakaoplugin.roles)
         from .roles import on_post_migrate
 

@@ -14,6 +14,7 @@ bodies this way and option T2's trees, orders.rules the store rules of payment T
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -24,8 +25,11 @@ import redis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
 
 from .fast_reads import mget
+
+logger = logging.getLogger(__name__)
 
 # Read on every warm hot call, so through one long-lived Redis client (Django's RedisCache builds a
 # new redis.Redis object per call, which costs more than the round trip itself). Keys carry
@@ -113,3 +117,18 @@ class LocalCopies:
 
     def forget(self, key: Any) -> None:
         self._copies.pop(key, None)
+
+    def renew_after_commit(self, key: Any, generation_key: str) -> None:
+        """A change of what ``key`` copies: this process's copy at once, every process's after the
+        commit (a copy read before it, here or elsewhere, was stored under the token it replaces).
+        A renewal that fails (the cache unreachable) is logged; ``max_age`` bounds it."""
+        self.forget(key)
+
+        def renew() -> None:
+            try:
+                generations_renew([generation_key])
+            except Exception:
+                logger.warning("could not renew %s: copies are read again within their max age", generation_key,
+                               exc_info=True)  # fmt: skip
+
+        transaction.on_commit(renew)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from django.conf import settings
 
+from .generations import LocalCopies, generation_current
 from .models import Customer, KakaoApp
+
+logger = logging.getLogger(__name__)
 
 _app_cache: dict[str, tuple[float, KakaoApp | None]] = {}
 _app_cache_lock = threading.Lock()
@@ -65,10 +69,41 @@ def customer_get(*, kakao_app: KakaoApp, app_user_id: str) -> Customer | None:
     return Customer.objects.filter(kakao_app=kakao_app, app_user_id=app_user_id).first()
 
 
+# Option T2 and payment T1/T2 each ask whether the member is blocked: each process keeps the app's
+# blocked members under the app's generation (kakaoplugin.generations), renewed after any member
+# change commits (:func:`watch_blocked_members`); a minute at most if a renewal is lost.
+_BLOCKED = LocalCopies(limit=256, max_age=60.0)
+
+
+def _blocked_key(kakao_app_id: int) -> str:
+    return f"kakaoplugin:blocked:{kakao_app_id}"
+
+
 def customer_is_blocked(*, kakao_app: KakaoApp, app_user_id: str | None) -> bool:
     if not app_user_id:
         return False
-    return Customer.objects.filter(kakao_app=kakao_app, app_user_id=app_user_id, blocked=True).exists()
+    try:
+        token = generation_current(_blocked_key(kakao_app.pk))
+    except Exception:  # the cache is down: the database
+        logger.warning("blocked members: cache unavailable, reading the database", exc_info=True)
+        token = None
+    blocked = _BLOCKED.get(kakao_app.pk, token)
+    if blocked is None:
+        blocked = frozenset(Customer.objects.filter(kakao_app=kakao_app, blocked=True).values_list("app_user_id", flat=True))
+        _BLOCKED.keep(kakao_app.pk, token, blocked)
+    return app_user_id in blocked
+
+
+def _member_saved(sender, instance, **kwargs) -> None:
+    _BLOCKED.renew_after_commit(instance.kakao_app_id, _blocked_key(instance.kakao_app_id))
+
+
+def watch_blocked_members() -> None:
+    """Connect the renewals (KakaopluginConfig.ready)."""
+    from django.db.models.signals import post_delete, post_save
+
+    post_save.connect(_member_saved, sender=Customer, dispatch_uid="kakaoplugin.blocked.saved")
+    post_delete.connect(_member_saved, sender=Customer, dispatch_uid="kakaoplugin.blocked.deleted")
 
 
 def webhook_attempted_since(since):

@@ -11,10 +11,9 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from kakaoplugin.generations import LocalCopies, generation_current, generations_renew
+from kakaoplugin.generations import LocalCopies, generation_current
 from kakaoplugin.models import KakaoApp
 
 from .models import BusinessHours, ClosedDate, RemoteAreaRange, StoreRules
@@ -51,29 +50,13 @@ def store_rules(kakao_app: KakaoApp) -> StoreRules | None:
     return rules
 
 
-def _renew_after_commit(kakao_app_ids: list[int]) -> None:
-    """This process's copies at once; every process's after the commit (a copy read before the
-    commit, here or elsewhere, was stored under the token the renewal replaces)."""
-    for app_id in kakao_app_ids:
-        _COPIES.forget(app_id)
-
-    def renew() -> None:
-        try:
-            generations_renew(_generation_key(app_id) for app_id in kakao_app_ids)
-        except Exception:  # the copies elsewhere are read again within max_age
-            logger.warning("store rules: could not renew the cached copies", exc_info=True)
-
-    transaction.on_commit(renew)
-
-
 def _rules_saved(sender, instance, **kwargs) -> None:
-    _renew_after_commit([instance.kakao_app_id])
+    _COPIES.renew_after_commit(instance.kakao_app_id, _generation_key(instance.kakao_app_id))
 
 
 def _part_saved(sender, instance, **kwargs) -> None:
-    app_ids = list(StoreRules.objects.filter(pk=instance.rules_id).values_list("kakao_app_id", flat=True))
-    if app_ids:
-        _renew_after_commit(app_ids)
+    for app_id in StoreRules.objects.filter(pk=instance.rules_id).values_list("kakao_app_id", flat=True):
+        _COPIES.renew_after_commit(app_id, _generation_key(app_id))
 
 
 def watch_store_rules() -> None:
