@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from kakaoplugin.envelope import JSON_CONTENT_TYPE, fail
 
-from .selectors import option_t1_body_cached
+from .hot_reads import option_t1_body_cached
 from .tree import LEN
 
 

@@ -12,3 +12,6 @@ class CatalogConfig(AppConfig):
         from .apis import option_tree
 
         register_fast_path("options", option_tree)  # option T1: served from cached bytes
+        from .hot_reads import watch_subscription_plans
+
+        watch_subscription_plans()  # payment T1's plan kept per process (catalog.hot_reads)

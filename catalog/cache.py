@@ -92,7 +92,7 @@ def store_body(product_code: str, generation: str | None, body: bytes, *, livemo
     _keep_local((product_code, livemode), generation, body)
 
 
-# Option T2's loaded trees (catalog.selectors.tree_load_cached), in this process only, under the
+# Option T2's loaded trees (catalog.hot_reads.tree_load_cached), in this process only, under the
 # same generations: served only while their generation is the current one.
 trees = LocalCopies(limit=64)  # (product code, livemode) → LoadedTree
 

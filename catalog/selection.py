@@ -30,7 +30,8 @@ from typing import Any
 
 from django.conf import settings
 
-from .selectors import LoadedTree, TGroup, TOption, TSubGroup, tree_load_cached
+from .hot_reads import tree_load_cached
+from .selectors import LoadedTree, TGroup, TOption, TSubGroup
 from .tree import ANSWER_TYPES
 
 MAX_TEXT = 2000

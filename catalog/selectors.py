@@ -8,15 +8,11 @@ preview and validation, and option T2's selection validator.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import orjson
 
-from . import cache as tree_cache
 from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product, stock_field
-
-logger = logging.getLogger(__name__)
 
 PRODUCT_FIELDS = (
     "id", "code", "name", "price", "min_quantity", "max_quantity", "default_quantity", "stock", "test_stock",
@@ -223,48 +219,6 @@ def option_t1_body(tree: LoadedTree) -> bytes:
     if not tree.product["on_sale"]:
         return orjson.dumps({"status": 400, "message": NOT_ON_SALE_MESSAGE})
     return orjson.dumps({"status": 200, "data": tree_response(tree)})
-
-
-def tree_load_cached(*, code: str, livemode: bool = True) -> LoadedTree | None:
-    """Option T2's tree: the one this process loaded under the product's current generation (one
-    small cache read, no query), else :func:`tree_load`, kept under the generation read before it.
-    As fresh as T1's cached body: every change of the tree or its stock renews the generation."""
-    try:
-        generation = tree_cache.tree_generation(code)
-    except Exception:  # the cache is down: the database
-        logger.exception("T1 cache unavailable")
-        generation = None
-    if generation is not None:
-        tree = tree_cache.trees.get((code, livemode), generation)
-        if tree is not None:
-            return tree
-    tree = tree_load(code=code, livemode=livemode)
-    if tree is not None and generation is not None:
-        tree_cache.trees.keep((code, livemode), generation, tree)
-    return tree
-
-
-def option_t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:
-    """T1's body for this product id: from the cache (no query) or built and cached (five
-    queries); None when no such product exists.  A test app's (``livemode`` false) shows the
-    test stock, cached apart from the live answer."""
-    try:
-        body, generation = tree_cache.cached_body(code, livemode=livemode)
-    except Exception:  # the cache is down: answer from the database rather than fail
-        logger.exception("T1 cache unavailable")
-        body, generation = None, None
-    if body is not None:
-        return body
-    tree = tree_load(code=code, livemode=livemode)
-    if tree is None:
-        return None
-    body = option_t1_body(tree)
-    if generation is not None:
-        try:
-            tree_cache.store_body(code, generation, body, livemode=livemode)
-        except Exception:
-            logger.exception("T1 cache unavailable")
-    return body
 
 
 def chain_paths(tree: LoadedTree) -> list[tuple[list[tuple[TGroup, TOption]], TSubGroup | None]]:

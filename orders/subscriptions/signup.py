@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from catalog.hot_reads import subscription_plan_active
 from catalog.models import Product, SubscriptionPlan
 from kakaoplugin.models import KakaoApp
 
@@ -25,7 +26,7 @@ def subscription_plan_for(*, kakao_app: KakaoApp, product: Product | None) -> Su
     ``not_configured`` (payment T1 answers 500) when the app has no subscription CID to sell it with."""
     if product is None:
         return None
-    plan = SubscriptionPlan.objects.filter(product=product, active=True).first()
+    plan = subscription_plan_active(product=product)
     if plan is not None and not kakao_app.subscription_cid:
         raise OrderError(MSG_NOT_CONFIGURED, code=OrderError.NOT_CONFIGURED)
     return plan

@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from catalog.hot_reads import option_t1_body_cached
 from catalog.models import Option, Product, StockHold
-from catalog.selectors import option_t1_body_cached, tree_export
+from catalog.selectors import tree_export
 from catalog.stock import StockItem, stock_hold
 from merchant.models import IdempotencyKey
 from merchant.services import api_key_create

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from catalog.subscriptions import ScheduleRule, add_months, parse_amounts
 from kakaoplugin.models import Customer
+from kakaoplugin.services import customer_set_blocked
 from orders import payments
 from orders.models import Order, PaymentEvent, Subscription, SubscriptionInstallment
 from orders.payments.ledger import payment_event_record
@@ -213,7 +214,7 @@ def test_a_blocked_member_is_not_charged_and_resume_goes_on_from_the_next_date(a
 
     with pytest.raises(SubscriptionError):
         subscription_resume(subscription_id=sub.pk, now=seoul(2024, 4, 5))
-    Customer.objects.filter(app_user_id="user-1").update(blocked=False)
+    customer_set_blocked(customer=Customer.objects.get(app_user_id="user-1"), blocked=False)  # as staff unblock
     sub = subscription_resume(subscription_id=sub.pk, now=seoul(2024, 4, 5))
     assert sub.state == Subscription.State.ACTIVE and sub.next_seq == 3 and sub.next_due_at == seoul(2024, 4, 30)
     assert subscription_charge(subscription_id=sub.pk, now=seoul(2024, 4, 30, 9)) is ChargeOutcome.DONE
