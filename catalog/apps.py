@@ -12,6 +12,6 @@ class CatalogConfig(AppConfig):
         from .apis import option_tree
 
         register_fast_path("options", option_tree)  # option T1: served from cached bytes
-        from .hot_reads import watch_subscription_plans
+        from .hot_reads import watch_catalog_writes
 
-        watch_subscription_plans()  # payment T1's plan kept per process (catalog.hot_reads)
+        watch_catalog_writes()  # the copies of option T2's tree and payment T1's plan (catalog.hot_reads)

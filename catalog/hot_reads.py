@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
+
 from kakaoplugin.generations import LocalCopies
 
 from . import cache as tree_cache
@@ -22,7 +24,7 @@ def tree_load_cached(*, code: str, livemode: bool = True) -> LoadedTree | None:
     try:
         generation = tree_cache.tree_generation(code)
     except Exception:  # the cache is down: the database
-        logger.exception("T1 cache unavailable")
+        logger.warning("option T2: the cache is unavailable; reading the tree from the database")
         generation = None
     if generation is not None:
         tree = tree_cache.trees.get((code, livemode), generation)
@@ -45,7 +47,7 @@ def subscription_plan_active(*, product: Product) -> SubscriptionPlan | None:
     try:
         token = tree_cache.tree_generation(product.code)
     except Exception:  # the cache is down: the database
-        logger.exception("T1 cache unavailable")
+        logger.warning("payment T1: the cache is unavailable; reading the plan from the database")
         token = None
     kept = _PLANS.get(product.pk, token)
     if kept is not None:
@@ -55,17 +57,40 @@ def subscription_plan_active(*, product: Product) -> SubscriptionPlan | None:
     return plan
 
 
+def _plan_before_save(sender, instance, **kwargs) -> None:
+    """Remember the product a plan had (a plan moved to another product changes both answers)."""
+    instance._product_before = (
+        None if instance.pk is None
+        else SubscriptionPlan.objects.filter(pk=instance.pk).values_list("product_id", flat=True).first()
+    )  # fmt: skip
+
+
 def _plan_saved(sender, instance, **kwargs) -> None:
-    for code in Product.objects.filter(pk=instance.product_id).values_list("code", flat=True):
-        _PLANS.renew_after_commit(instance.product_id, tree_cache.generation_key(code))
+    product_pks = {instance.product_id, getattr(instance, "_product_before", None)} - {None}
+    for pk, code in Product.objects.filter(pk__in=product_pks).values_list("pk", "code"):
+        _PLANS.renew_after_commit(pk, tree_cache.generation_key(code))
 
 
-def watch_subscription_plans() -> None:
+def _product_saved(sender, instance, **kwargs) -> None:
+    """A product saved through its model (price, on sale, name: what option T1 and T2 read): this
+    process's copies at once, every process's answer after the commit (catalog.cache). The
+    catalog's services renew it as well; this covers a plain ``save()``."""
+    code = instance.code
+    for livemode in (True, False):
+        tree_cache.trees.forget((code, livemode))
+    _PLANS.forget(instance.pk)
+    transaction.on_commit(lambda: tree_cache.invalidate_codes([code]), robust=True)
+
+
+def watch_catalog_writes() -> None:
     """Connect the renewals (CatalogConfig.ready)."""
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
+    pre_save.connect(_plan_before_save, sender=SubscriptionPlan, dispatch_uid="catalog.plans.before")
     post_save.connect(_plan_saved, sender=SubscriptionPlan, dispatch_uid="catalog.plans.saved")
     post_delete.connect(_plan_saved, sender=SubscriptionPlan, dispatch_uid="catalog.plans.deleted")
+    post_save.connect(_product_saved, sender=Product, dispatch_uid="catalog.products.saved")
+    post_delete.connect(_product_saved, sender=Product, dispatch_uid="catalog.products.deleted")
 
 
 def option_t1_body_cached(code: str, *, livemode: bool = True) -> bytes | None:

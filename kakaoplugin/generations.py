@@ -45,31 +45,60 @@ def _redis() -> redis.Redis | None:
     url = settings.CACHES["default"]["LOCATION"]
     current = _client
     if current is None or current[0] != url:
+        timeout = settings.CACHE_SOCKET_TIMEOUT_SECONDS  # a Redis that stops answering costs this, not minutes
         with _client_lock:
-            current = _client = (url, redis.Redis.from_url(url))
+            current = _client = (url, redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout))
     return current[1]
 
 
+# A read that fails (Redis down or not answering) is answered "no token" for _BACKOFF_SECONDS
+# without trying again: the callers read the database meanwhile (no copy is served or kept).
+_BACKOFF_SECONDS = 5.0
+_down_until = 0.0
+
+
+def _read(fetch) -> str | None:
+    global _down_until
+    if _down_until > time.monotonic():
+        return None
+    try:
+        value = fetch()
+    except Exception:
+        _down_until = time.monotonic() + _BACKOFF_SECONDS
+        logger.warning("generations: the cache is unavailable; reading the database for %.0f s", _BACKOFF_SECONDS,
+                       exc_info=True)  # fmt: skip
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
 def generation(key: str) -> str | None:
-    """The current token under ``key``, or None when there is none (never renewed, or evicted)."""
+    """The current token under ``key``, or None when there is none (never renewed, or evicted; or
+    the cache unavailable: then nothing kept is served)."""
     client = _redis()
     if client is None:
-        return cache.get(key)
-    (value,) = mget(client, [cache.make_key(key)])
-    return None if value is None else value.decode()
+        return _read(lambda: cache.get(key))
+    return _read(lambda: mget(client, [cache.make_key(key)])[0])
 
 
 def generation_start(key: str) -> str | None:
-    """Set a token when there is none; return the current one."""
+    """Set a token when there is none; return the current one (None: the cache unavailable)."""
     token = secrets.token_hex(8)
     client = _redis()
     if client is None:
-        cache.add(key, token, timeout=None)
-        return cache.get(key)
-    made = cache.make_key(key)
-    client.set(made, token, nx=True)
-    value = client.get(made)
-    return None if value is None else value.decode()
+
+        def start():
+            cache.add(key, token, timeout=None)
+            return cache.get(key)
+    else:
+        made = cache.make_key(key)
+
+        def start():
+            client.set(made, token, nx=True)
+            return client.get(made)
+
+    return _read(start)
 
 
 def generation_current(key: str) -> str | None:
@@ -90,10 +119,10 @@ def generations_renew(keys: Iterable[str]) -> None:
 
 
 class LocalCopies:
-    """One process's copies, each under the token it was read with; at most ``limit`` of them (all
-    dropped when full: the next reads load them again). ``max_age`` (seconds): a copy older than
-    that is read again even under the same token, a bound for a renewal that was lost (the cache
-    unreachable just after a change's commit)."""
+    """One process's copies, each under the token it was read with; at most ``limit`` of them (the
+    oldest kept dropped first). ``max_age`` (seconds): a copy older than that is read again even
+    under the same token, a bound for a renewal that was lost (the cache unreachable just after a
+    change's commit)."""
 
     def __init__(self, limit: int, *, max_age: float | None = None):
         self.limit = limit
@@ -111,8 +140,12 @@ class LocalCopies:
     def keep(self, key: Any, token: str | None, value: Any) -> None:
         if token is None:
             return
-        if len(self._copies) >= self.limit and key not in self._copies:
-            self._copies.clear()
+        self._copies.pop(key, None)
+        while len(self._copies) >= self.limit:
+            try:
+                del self._copies[next(iter(self._copies))]  # the oldest kept
+            except (StopIteration, KeyError, RuntimeError):  # another thread emptied it meanwhile
+                break
         self._copies[key] = (token, value, time.monotonic())
 
     def forget(self, key: Any) -> None:

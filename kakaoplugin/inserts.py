@@ -10,6 +10,7 @@ leaves the caller's transaction usable, as the savepoint did. PostgreSQL only; e
 from __future__ import annotations
 
 from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
 
 _SQL: dict[tuple[type, str], tuple[str, list[models.Field]]] = {}
 
@@ -32,8 +33,9 @@ def _statement(model: type[models.Model], unique: str) -> tuple[str, list[models
 
 
 def insert_unless_exists(instance: models.Model, *, unique: str) -> bool:
-    """Insert ``instance`` (every field set, ``auto_now_add`` ones too) unless a row with the same
-    ``unique`` column exists: True and ``instance.pk`` set when inserted, False for a replay."""
+    """Insert ``instance`` (``auto_now`` fields left unset get the time; no other ``pre_save`` runs,
+    no signal is sent) unless a row with the same ``unique`` column exists: True and ``instance.pk``
+    set when inserted, False for a replay."""
     if connection.vendor != "postgresql":
         try:
             with transaction.atomic():
@@ -42,8 +44,12 @@ def insert_unless_exists(instance: models.Model, *, unique: str) -> bool:
             return False
         return True
     sql, fields = _statement(type(instance), unique)
+    for f in fields:  # what the ORM's pre_save would have set
+        if (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)) and getattr(instance, f.attname) is None:
+            setattr(instance, f.attname, timezone.now())
     values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
+    # (a failure inside the caller's transaction marks it for rollback, as the ORM's insert does)
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:

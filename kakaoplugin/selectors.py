@@ -14,6 +14,7 @@ from .models import Customer, KakaoApp
 logger = logging.getLogger(__name__)
 
 _app_cache: dict[str, tuple[float, KakaoApp | None]] = {}
+_app_by_pk: dict[int, tuple[float, KakaoApp | None]] = {}
 _app_cache_lock = threading.Lock()
 
 
@@ -39,16 +40,15 @@ def kakao_app_for_plugin_key(plugin_key: str) -> KakaoApp | None:
 def kakao_app_active(pk: int) -> KakaoApp | None:
     """The active app ``pk``, or None; kept per process as :func:`kakao_app_for_plugin_key` keeps
     it (a deactivated app stops being served within ``PLUGIN_APP_CACHE_SECONDS``)."""
-    key = f"pk:{pk}"  # (plugin keys are URL-safe base64 text: never this)
     now = time.monotonic()
-    hit = _app_cache.get(key)
+    hit = _app_by_pk.get(pk)  # (never the plugin keys' dict: a path's key is anyone's text)
     if hit is not None and hit[0] > now:
         return hit[1]
     app = KakaoApp.objects.filter(pk=pk, is_active=True).first()
     with _app_cache_lock:
-        if len(_app_cache) > 10_000:
-            _app_cache.clear()
-        _app_cache[key] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
+        if len(_app_by_pk) > 10_000:
+            _app_by_pk.clear()
+        _app_by_pk[pk] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
     return app
 
 
@@ -63,6 +63,7 @@ def forget_plugin_keys() -> None:
     """Drop this process's cache (after a rotation, and between tests)."""
     with _app_cache_lock:
         _app_cache.clear()
+        _app_by_pk.clear()
 
 
 def customer_get(*, kakao_app: KakaoApp, app_user_id: str) -> Customer | None:
@@ -94,8 +95,17 @@ def customer_is_blocked(*, kakao_app: KakaoApp, app_user_id: str | None) -> bool
     return app_user_id in blocked
 
 
-def _member_saved(sender, instance, **kwargs) -> None:
+def _member_saved(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    if created and not instance.blocked:
+        return  # a new member who is not blocked changes no one's answer (sign-ups, callbacks)
+    if update_fields is not None and "blocked" not in update_fields:
+        return
     _BLOCKED.renew_after_commit(instance.kakao_app_id, _blocked_key(instance.kakao_app_id))
+
+
+def _member_deleted(sender, instance, **kwargs) -> None:
+    if instance.blocked:
+        _BLOCKED.renew_after_commit(instance.kakao_app_id, _blocked_key(instance.kakao_app_id))
 
 
 def watch_blocked_members() -> None:
@@ -103,7 +113,7 @@ def watch_blocked_members() -> None:
     from django.db.models.signals import post_delete, post_save
 
     post_save.connect(_member_saved, sender=Customer, dispatch_uid="kakaoplugin.blocked.saved")
-    post_delete.connect(_member_saved, sender=Customer, dispatch_uid="kakaoplugin.blocked.deleted")
+    post_delete.connect(_member_deleted, sender=Customer, dispatch_uid="kakaoplugin.blocked.deleted")
 
 
 def webhook_attempted_since(since):

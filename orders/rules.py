@@ -50,23 +50,37 @@ def store_rules(kakao_app: KakaoApp) -> StoreRules | None:
     return rules
 
 
+def _renew(app_ids) -> None:
+    for app_id in set(app_ids) - {None}:
+        _COPIES.renew_after_commit(app_id, _generation_key(app_id))
+
+
+def _before_save(sender, instance, **kwargs) -> None:
+    """Remember the parent a row had (a row moved to other rules changes both apps' answers)."""
+    field = "kakao_app_id" if sender is StoreRules else "rules_id"
+    instance._parent_before = (
+        None if instance.pk is None else sender.objects.filter(pk=instance.pk).values_list(field, flat=True).first()
+    )
+
+
 def _rules_saved(sender, instance, **kwargs) -> None:
-    _COPIES.renew_after_commit(instance.kakao_app_id, _generation_key(instance.kakao_app_id))
+    _renew([instance.kakao_app_id, getattr(instance, "_parent_before", None)])
 
 
 def _part_saved(sender, instance, **kwargs) -> None:
-    for app_id in StoreRules.objects.filter(pk=instance.rules_id).values_list("kakao_app_id", flat=True):
-        _COPIES.renew_after_commit(app_id, _generation_key(app_id))
+    rules_ids = {instance.rules_id, getattr(instance, "_parent_before", None)} - {None}
+    _renew(StoreRules.objects.filter(pk__in=rules_ids).values_list("kakao_app_id", flat=True))
 
 
 def watch_store_rules() -> None:
     """Connect the renewals (OrdersConfig.ready)."""
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
-    for signal in (post_save, post_delete):
-        signal.connect(_rules_saved, sender=StoreRules, dispatch_uid=f"store-rules-{signal}")
-        for part in (BusinessHours, ClosedDate, RemoteAreaRange):
-            signal.connect(_part_saved, sender=part, dispatch_uid=f"store-rules-{part.__name__}-{signal}")
+    for model in (StoreRules, BusinessHours, ClosedDate, RemoteAreaRange):
+        handler = _rules_saved if model is StoreRules else _part_saved
+        pre_save.connect(_before_save, sender=model, dispatch_uid=f"store-rules-{model.__name__}-before")
+        post_save.connect(handler, sender=model, dispatch_uid=f"store-rules-{model.__name__}-saved")
+        post_delete.connect(handler, sender=model, dispatch_uid=f"store-rules-{model.__name__}-deleted")
 
 
 def _in_window(opens: time, closes: time, at: time) -> bool | None:

@@ -13,6 +13,10 @@ EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem:")
 # The cache may live in its own Redis database (clearing it must not drop queued tasks).
 CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
 
+# A cache that stops answering (a network partition) costs a call this long, then the database
+# answers (the hot reads fall back; kakaoplugin.generations, orders.status_cache).
+CACHE_SOCKET_TIMEOUT_SECONDS = env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=1.0)
+
 if CACHE_URL:
     CACHES = {
         "default": {
@@ -20,6 +24,7 @@ if CACHE_URL:
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="kp"),
             "TIMEOUT": 3600,
+            "OPTIONS": {"socket_connect_timeout": CACHE_SOCKET_TIMEOUT_SECONDS, "socket_timeout": CACHE_SOCKET_TIMEOUT_SECONDS},
         }
     }
 else:

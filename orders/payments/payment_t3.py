@@ -77,19 +77,21 @@ def _payment_t3_locked(
 
 def _store_first_pg_token(order: Order, pg_token: str) -> None:
     """The pg_token stored when the order has none and still waits for it (pending, held); the
-    order's pg_token, status, tid and failure message as they now are: one ``UPDATE … RETURNING``
-    (the row locked until the commit, as the conditional update locked it)."""
-    waiting = (Order.Status.PENDING, Order.Status.HELD)
+    order's pg_token, status, tid and failure message as they now are: an ``UPDATE … RETURNING``,
+    or (a replay, a second pg_token, a settled order: nothing written) a read of the four."""
     table = connection.ops.quote_name(Order._meta.db_table)
-    first = "pg_token = '' AND status IN (%s, %s)"
+    columns = "pg_token, status, tid, failure_message"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET pg_token = CASE WHEN {first} THEN %s ELSE pg_token END, "  # noqa: S608
-            f"updated_at = CASE WHEN {first} THEN %s ELSE updated_at END WHERE id = %s "
-            "RETURNING pg_token, status, tid, failure_message",
-            [*waiting, pg_token, *waiting, timezone.now(), order.pk],
+            f"UPDATE {table} SET pg_token = %s, updated_at = %s "  # noqa: S608
+            f"WHERE id = %s AND pg_token = '' AND status IN (%s, %s) RETURNING {columns}",
+            [pg_token, timezone.now(), order.pk, Order.Status.PENDING, Order.Status.HELD],
         )
-        order.pg_token, order.status, order.tid, order.failure_message = cursor.fetchone()
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE id = %s", [order.pk])  # noqa: S608
+            row = cursor.fetchone()
+    order.pg_token, order.status, order.tid, order.failure_message = row
 
 
 def order_buyer_abandoned(*, kakao_app: KakaoApp, partner_order_id: str | None, failed: bool, params: dict) -> None:

@@ -29,3 +29,20 @@ def test_the_plan_is_kept_per_process_and_a_committed_change_renews_every_copy()
     assert subscription_plan_active(product=product) is None  # sold as a single payment again
     plan.delete()
     assert subscription_plan_active(product=product) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plan_moved_to_another_product_renews_both_and_a_product_save_is_seen_at_once():
+    plan = make_plan(code="SUB-A")
+    other = make_plan(code="SUB-B").product
+    other.subscription_plan.delete()
+    first = plan.product
+    assert subscription_plan_active(product=first) == plan and subscription_plan_active(product=other) is None
+    plan.product = other
+    plan.save()
+    assert subscription_plan_active(product=first) is None
+    assert subscription_plan_active(product=other) == plan
+    tokens = generation(generation_key(other.code))
+    other.name = "renamed"
+    other.save()  # a plain model save renews the product's generation after its commit
+    assert generation(generation_key(other.code)) not in (None, tokens)

@@ -175,3 +175,19 @@ def test_a_failing_hot_read_is_still_an_envelope(client, plugin_base, monkeypatc
     r = client.get(plugin_base + "order/status", {"order_id": "po_x"})
     assert r.status_code == 500 and r["Content-Type"].startswith("application/json")
     assert r.json()["status"] == 500
+
+
+@pytest.mark.django_db
+def test_an_app_looked_up_by_a_payment_link_is_never_a_plugin_key(client, kakao_app, fake_kakao):
+    """The buyer's /pay/ links resolve the order's app by its id (kept per process): that lookup
+    must not make ``/plugin/<anything>/`` a valid key for the app."""
+    from tests.support.payments import Buyer, make_product, make_sheet
+
+    product, option = make_product()
+    buyer = Buyer(f"/plugin/{kakao_app.plugin_key}/", fake_kakao.url)
+    assert buyer.t1(make_sheet(kakao_app, product, option).pk)["status"] == 200
+    assert client.get(f"/pay/{buyer.partner_order_id}/approval/not-the-token").json()["status"] == 404
+    for key in (f"pk:{kakao_app.pk}", str(kakao_app.pk)):
+        r = client.get(f"/plugin/{key}/order/status", {"order_id": buyer.partner_order_id},
+                       HTTP_X_KAKAO_APPUSERID="user-1")  # fmt: skip
+        assert r.status_code == 404 and r.json()["status"] == 404, (key, r.content)
