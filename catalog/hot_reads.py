@@ -21,11 +21,7 @@ def tree_load_cached(*, code: str, livemode: bool = True) -> LoadedTree | None:
     """Option T2's tree: the one this process loaded under the product's current generation (one
     small cache read, no query), else :func:`tree_load`, kept under the generation read before it.
     As fresh as T1's cached body: every change of the tree or its stock renews the generation."""
-    try:
-        generation = tree_cache.tree_generation(code)
-    except Exception:  # the cache is down: the database
-        logger.warning("option T2: the cache is unavailable; reading the tree from the database")
-        generation = None
+    generation = tree_cache.tree_generation(code)  # None while the cache is unavailable
     if generation is not None:
         tree = tree_cache.trees.get((code, livemode), generation)
         if tree is not None:
@@ -44,11 +40,7 @@ _PLANS = LocalCopies(limit=1024, max_age=60.0)
 
 def subscription_plan_active(*, product: Product) -> SubscriptionPlan | None:
     """The product's active subscription plan, or None (the product sells as a single payment)."""
-    try:
-        token = tree_cache.tree_generation(product.code)
-    except Exception:  # the cache is down: the database
-        logger.warning("payment T1: the cache is unavailable; reading the plan from the database")
-        token = None
+    token = tree_cache.tree_generation(product.code)  # None while the cache is unavailable
     kept = _PLANS.get(product.pk, token)
     if kept is not None:
         return kept[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -10,8 +9,6 @@ from django.conf import settings
 
 from .generations import LocalCopies, generation_current
 from .models import Customer, KakaoApp
-
-logger = logging.getLogger(__name__)
 
 _app_cache: dict[str, tuple[float, KakaoApp | None]] = {}
 _app_by_pk: dict[int, tuple[float, KakaoApp | None]] = {}
@@ -25,30 +22,26 @@ def kakao_app_for_plugin_key(plugin_key: str) -> KakaoApp | None:
     ``PLUGIN_APP_CACHE_SECONDS``: a rotated or deactivated key stops working within that time.
     Unknown keys are cached too (a scan of random keys costs one query per key per period).
     """
-    now = time.monotonic()
-    hit = _app_cache.get(plugin_key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    app = KakaoApp.objects.filter(plugin_key=plugin_key, is_active=True).first()
-    with _app_cache_lock:
-        if len(_app_cache) > 10_000:
-            _app_cache.clear()
-        _app_cache[plugin_key] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
-    return app
+    return _kept(_app_cache, plugin_key, lambda: KakaoApp.objects.filter(plugin_key=plugin_key, is_active=True).first())
 
 
 def kakao_app_active(pk: int) -> KakaoApp | None:
     """The active app ``pk``, or None; kept per process as :func:`kakao_app_for_plugin_key` keeps
-    it (a deactivated app stops being served within ``PLUGIN_APP_CACHE_SECONDS``)."""
+    it (a deactivated app stops being served within ``PLUGIN_APP_CACHE_SECONDS``), in a dict of its
+    own: a path's plugin key is anyone's text, never an id."""
+    return _kept(_app_by_pk, pk, lambda: KakaoApp.objects.filter(pk=pk, is_active=True).first())
+
+
+def _kept(store: dict, key, load):
     now = time.monotonic()
-    hit = _app_by_pk.get(pk)  # (never the plugin keys' dict: a path's key is anyone's text)
+    hit = store.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    app = KakaoApp.objects.filter(pk=pk, is_active=True).first()
+    app = load()
     with _app_cache_lock:
-        if len(_app_by_pk) > 10_000:
-            _app_by_pk.clear()
-        _app_by_pk[pk] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
+        if len(store) > 10_000:
+            store.clear()
+        store[key] = (now + settings.PLUGIN_APP_CACHE_SECONDS, app)
     return app
 
 
@@ -83,11 +76,7 @@ def _blocked_key(kakao_app_id: int) -> str:
 def customer_is_blocked(*, kakao_app: KakaoApp, app_user_id: str | None) -> bool:
     if not app_user_id:
         return False
-    try:
-        token = generation_current(_blocked_key(kakao_app.pk))
-    except Exception:  # the cache is down: the database
-        logger.warning("blocked members: cache unavailable, reading the database", exc_info=True)
-        token = None
+    token = generation_current(_blocked_key(kakao_app.pk))  # None while the cache is unavailable
     blocked = _BLOCKED.get(kakao_app.pk, token)
     if blocked is None:
         blocked = frozenset(Customer.objects.filter(kakao_app=kakao_app, blocked=True).values_list("app_user_id", flat=True))

@@ -6,7 +6,6 @@ Asia/Seoul); timestamps are stored in UTC.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -17,8 +16,6 @@ from kakaoplugin.generations import LocalCopies, generation_current
 from kakaoplugin.models import KakaoApp
 
 from .models import BusinessHours, ClosedDate, RemoteAreaRange, StoreRules
-
-logger = logging.getLogger(__name__)
 
 # Payment T1 and T2 read the store's rules on every call (four queries): each process keeps them
 # under the app's generation (kakaoplugin.generations), renewed after any change of the rules, their
@@ -33,11 +30,7 @@ def _generation_key(kakao_app_id: int) -> str:
 
 def store_rules(kakao_app: KakaoApp) -> StoreRules | None:
     """The app's store rules with their hours, closed dates and remote areas (None: no rules)."""
-    try:
-        token = generation_current(_generation_key(kakao_app.pk))
-    except Exception:  # the cache is down: the database
-        logger.warning("store rules: cache unavailable, reading the database", exc_info=True)
-        token = None
+    token = generation_current(_generation_key(kakao_app.pk))  # None while the cache is unavailable
     kept = _COPIES.get(kakao_app.pk, token)
     if kept is not None:
         return kept[0]
