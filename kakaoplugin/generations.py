@@ -8,8 +8,11 @@ and stores its copy under that token: a change committed in between renews the t
 is never served. Reading a token is one small cache read (``MGET`` on the calling thread's own
 connection, kakaoplugin.fast_reads) instead of the database queries it saves.
 
-:class:`LocalCopies` keeps the copies of one process (bounded); catalog.cache keeps option T1's
-bodies this way and option T2's trees, orders.rules the store rules of payment T1 and T2.
+:class:`LocalCopies` keeps the copies of one process (bounded): option T1's bodies and option T2's
+trees (catalog.cache, catalog.hot_reads), payment T1's subscription plans (catalog.hot_reads), the
+store rules (orders.rules), the blocked members (kakaoplugin.selectors); docs/architecture.md,
+"What each process keeps". While the cache does not answer, :func:`generation` answers None (so
+nothing kept is served) without trying again for ``_BACKOFF_SECONDS``.
 """
 
 from __future__ import annotations
