@@ -231,3 +231,23 @@ def _local_webhook_receivers(settings):
     """The tests' webhook receivers listen on 127.0.0.1 over http: the development setting lets
     them through (tests of the refusal turn it off)."""
     settings.WEBHOOK_ALLOW_LOCAL = True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before a test that used the worker flushes the database (TRUNCATE of every table), let the
+    worker finish what the test's last step owed after its commit (an order's ``order.paid``
+    event, a cache renewal: outbox rows): a worker query racing the TRUNCATE can deadlock it, and a
+    database left unflushed fails the next test. Bounded; never fails a test by itself."""
+    if "celery_worker" in getattr(item, "fixturenames", ()):
+        try:
+            from kakaoplugin.models import OutboxMessage
+
+            with item._request.getfixturevalue("django_db_blocker").unblock():
+                deadline = time.monotonic() + 5.0
+                while OutboxMessage.objects.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            time.sleep(0.2)  # the statements that follow a dispatch (the row's delete, a delivery)
+        except Exception:  # noqa: BLE001 (a best effort: the flush decides)
+            pass
+    yield
