@@ -26,6 +26,8 @@ def _redact_worker_logs(logger=None, **_kwargs):
 
 from kakaoplugin.log_context import connect_task_context  # noqa: E402  (needs the app configured first)
 from kakaoplugin.metrics import connect_task_signals  # noqa: E402
+from kakaoplugin.worker_db import connect_worker_connections  # noqa: E402
 
 connect_task_signals()
 connect_task_context()
+connect_worker_connections()

@@ -86,3 +86,8 @@ OUTBOX_GRACE_SECONDS = env.float("OUTBOX_GRACE_SECONDS", default=10.0)
 OUTBOX_DISPATCH_EVERY_SECONDS = env.float("OUTBOX_DISPATCH_EVERY_SECONDS", default=5.0)
 # After a failed dispatch a process leaves the next ones to the dispatcher for this long.
 OUTBOX_PAUSE_SECONDS = env.float("OUTBOX_PAUSE_SECONDS", default=5.0)
+
+# Celery's Django fix-up would close the database connections around every task (a new
+# PostgreSQL connection per task); the worker keeps them and checks them instead
+# (kakaoplugin.worker_db). The fix-up then closes them only every 2 × this many tasks.
+CELERY_DB_REUSE_MAX = 10**9
