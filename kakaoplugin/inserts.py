@@ -1,4 +1,4 @@
-"""One-statement inserts for the rows every payment step writes (payment events).
+"""One-statement inserts for the rows every payment step writes (payment events, webhook events).
 
 The ORM's way of "insert unless this idempotency key is there already" is a savepoint, the INSERT,
 and the savepoint's release or rollback on ``IntegrityError``: three round trips, and the INSERT
@@ -19,7 +19,8 @@ def _statement(model: type[models.Model], unique: str) -> tuple[str, list[models
     key = (model, unique)
     if key not in _SQL:
         meta = model._meta
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        # every column but a generated primary key (an event's id is ours: it is inserted)
+        fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
         marks = ", ".join(["%s"] * len(fields))

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import signing
 from .clients import outbound
+from .inserts import insert_unless_exists
 from .metrics import WEBHOOK_DELIVERIES
 from .models import (
     Customer,
@@ -124,26 +125,35 @@ def webhook_emit_many(
         return []
     created_at = timezone.now()
     livemode = kakao_app.livemode if livemode is None else livemode
-    with transaction.atomic():
-        known = set(
-            WebhookEvent.objects.filter(idempotency_key__in=[key for key, _ in events]).values_list("idempotency_key", flat=True)
-        )
-        rows, seen = [], set()
-        for key, data in events:
-            if key in known or key in seen:
-                continue
-            seen.add(key)
-            event_id = "evt_" + secrets.token_urlsafe(16)
-            payload = {
-                "id": event_id, "type": event_type, "created_at": created_at.isoformat(), "livemode": livemode, "data": data,
-            }  # fmt: skip
-            rows.append(WebhookEvent(id=event_id, kakao_app=kakao_app, type=event_type, idempotency_key=key, payload=payload))
-        if not rows:
+
+    def event(key: str, data: dict[str, Any]) -> WebhookEvent:
+        event_id = "evt_" + secrets.token_urlsafe(16)
+        payload = {"id": event_id, "type": event_type, "created_at": created_at.isoformat(), "livemode": livemode, "data": data}
+        return WebhookEvent(id=event_id, kakao_app=kakao_app, type=event_type, idempotency_key=key, payload=payload,
+                            created_at=created_at)  # fmt: skip
+
+    # No savepoint: the events and their deliveries commit or roll back with the caller's
+    # transaction (or this one's, outside any).
+    with transaction.atomic(savepoint=False):
+        if len(events) == 1:  # an order's transition: one INSERT … ON CONFLICT DO NOTHING
+            one = event(*events[0])
+            created = [one] if insert_unless_exists(one, unique="idempotency_key") else []
+        else:
+            known = set(
+                WebhookEvent.objects.filter(idempotency_key__in=[key for key, _ in events]).values_list("idempotency_key", flat=True)
+            )
+            rows, seen = [], set()
+            for key, data in events:
+                if key in known or key in seen:
+                    continue
+                seen.add(key)
+                rows.append(event(key, data))
+            # A concurrent writer of the same key wins: its row stays, ours is skipped (and not returned).
+            WebhookEvent.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+            recorded = set(WebhookEvent.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
+            created = [r for r in rows if r.pk in recorded]
+        if not created:
             return []
-        # A concurrent writer of the same key wins: its row stays, ours is skipped (and not returned).
-        WebhookEvent.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-        recorded = set(WebhookEvent.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
-        created = [r for r in rows if r.pk in recorded]
         endpoints = [
             e
             for e in WebhookEndpoint.objects.filter(kakao_app=kakao_app, is_active=True).only("pk", "event_types")

@@ -8,12 +8,27 @@ constant number of queries whatever the number of orders).
 
 from __future__ import annotations
 
+import copy
+
 from rest_framework import serializers
 
 from .models import Order, OrderSheet, OrderSheetLine, PaymentEvent
 
 
-class OrderSheetLineSerializer(serializers.ModelSerializer):
+class FieldsBuiltOnce:
+    """DRF builds a serializer's fields (a ModelSerializer's from the model's, by introspection) for
+    every instance: more than half the cost of serializing an order, paid by every order webhook
+    (``orders.webhooks``) and every order of a list.  Read-only serializers need them built once per
+    class: each instance gets a copy of that set (a field binds to its parent)."""
+
+    def get_fields(self):
+        cls = type(self)
+        if "_fields_built" not in cls.__dict__:
+            cls._fields_built = super().get_fields()
+        return copy.deepcopy(cls._fields_built)
+
+
+class OrderSheetLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """One chosen answer: an option picked (``option_id``), or a typed answer (``text``)."""
 
     class Meta:
@@ -25,7 +40,7 @@ class OrderSheetLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductSnapshotSerializer(serializers.Serializer):
+class ProductSnapshotSerializer(FieldsBuiltOnce, serializers.Serializer):
     """The product as it was when the buyer chose (later catalog edits do not change it)."""
 
     id = serializers.CharField(source="product_code", help_text="The product id (catalog code)")
@@ -35,7 +50,7 @@ class ProductSnapshotSerializer(serializers.Serializer):
     url = serializers.CharField(source="product_url", allow_blank=True)
 
 
-class ShippingAddressSerializer(serializers.Serializer):
+class ShippingAddressSerializer(FieldsBuiltOnce, serializers.Serializer):
     """The delivery address the buyer chose in KakaoPay (payment T2)."""
 
     base_address = serializers.CharField(allow_blank=True)
@@ -46,7 +61,7 @@ class ShippingAddressSerializer(serializers.Serializer):
     receiver_mobile_number = serializers.CharField(allow_blank=True)
 
 
-class PaymentEventSerializer(serializers.ModelSerializer):
+class PaymentEventSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """What happened to the payment, in order (requests and answers stay in the admin)."""
 
     class Meta:
@@ -55,7 +70,7 @@ class PaymentEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """An order: one payment attempt on an order sheet, with what was bought and what was paid.
 
     ``livemode`` is false for a test app's order (a test payment: not a sale, real stock untouched).
@@ -89,7 +104,7 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderSheetSerializer(serializers.ModelSerializer):
+class OrderSheetSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """An order sheet: the choices a payment plugin launch (``oneclick_id``) pays for."""
 
     product_id = serializers.CharField(source="product_code")

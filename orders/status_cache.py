@@ -103,7 +103,12 @@ def _stays_waiting(model, kwargs) -> bool:
 
 
 def _saved(sender, instance, created=False, update_fields=None, **kwargs):
-    if created or update_fields is None or not WATCHED.isdisjoint(update_fields):
+    if created:
+        # A new order has no entry to replace: its partner_order_id is random and first told to
+        # Kakao in payment T1's answer, after this commit; its first poll misses and reads the
+        # row (payment T1 spends no cache round trips on it, a buyer who never polls none at all).
+        return
+    if update_fields is None or not WATCHED.isdisjoint(update_fields):
         publish_on_commit([instance.partner_order_id], using=kwargs.get("using") or "default")
 
 

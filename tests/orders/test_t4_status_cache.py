@@ -56,9 +56,13 @@ def order(kakao_app, plugin_base):
     return Order.objects.get(partner_order_id=buyer.partner_order_id)
 
 
-def test_created_order_is_published_and_a_warm_poll_reads_no_database(order, plugin_base):
+def test_created_order_is_filled_by_its_first_poll_and_a_warm_poll_reads_no_database(order, plugin_base):
     client = Client()
-    assert entry_of(order.partner_order_id) == [order.kakao_app_id, "W", "user-1", ""]  # published by T1's commit
+    # payment T1's commit publishes nothing (no entry can exist for a new order): the first poll
+    # misses, reads the row and fills the entry
+    assert entry_of(order.partner_order_id) is None
+    assert poll(client, plugin_base, order.partner_order_id).content == CONTRACT["W"]
+    assert entry_of(order.partner_order_id) == [order.kakao_app_id, "W", "user-1", ""]
     with CaptureQueriesContext(connection) as queries:
         response = poll(client, plugin_base, order.partner_order_id)
     assert response.content == CONTRACT["W"] and response.status_code == 200
