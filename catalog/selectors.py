@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from kakaoplugin.lookups import one_or_none
+
 from .models import Option, OptionGroup, OptionRelation, OptionSubGroup, Product, stock_field
 
 PRODUCT_FIELDS = (
@@ -99,7 +101,7 @@ def tree_load(*, code: str | None = None, pk: int | None = None, livemode: bool 
     column = stock_field(livemode=livemode)
     products = Product.objects.all()
     products = products.filter(code=code) if code is not None else products.filter(pk=pk)
-    product = products.values(*PRODUCT_FIELDS).first()
+    product = one_or_none(products.values(*PRODUCT_FIELDS))
     if product is None:
         return None
     product["stock"] = product[column]

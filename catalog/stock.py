@@ -28,6 +28,7 @@ transaction.  Why:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -183,25 +184,39 @@ def stock_hold(
     return list(StockHold.objects.filter(reference=reference).order_by("pk"))
 
 
-@transaction.atomic
+def _transaction():
+    """The caller's transaction when there is one (no savepoint: two more round trips on the
+    approval's path, T3 → S), else one of its own."""
+    return nullcontext() if transaction.get_connection().in_atomic_block else transaction.atomic()
+
+
+def _retake_all(holds: list[StockHold]) -> None:
+    """Take released rows again, all or none: a savepoint, so that :class:`OutOfStock` leaves
+    nothing re-taken (only here: re-taking is rare, renewing and selling are not)."""
+    if holds:
+        with transaction.atomic():
+            for hold in holds:
+                _retake(hold)
+
+
 def stock_renew(*, reference: str, expires_at: datetime) -> list[StockHold]:
     """Keep ``reference``'s stock until ``expires_at``.
 
     Held rows get the new expiry; released rows are taken again (conditional decrement, raising
     :class:`OutOfStock` and changing nothing when the stock is gone); sold rows stay sold.
     """
-    rows = _locked_holds(reference)
-    retaken = []
-    for hold in rows:
-        if hold.state == StockHold.State.RELEASED:
-            _retake(hold)
-            hold.state = StockHold.State.HELD
-            retaken.append(hold)
-        if hold.state == StockHold.State.HELD:
-            hold.expires_at = expires_at
-            hold.save(update_fields=["state", "expires_at", "updated_at"])
-    _crossings_check(retaken)
-    _invalidate_after_commit(_product_pks(retaken))
+    with _transaction():
+        rows = _locked_holds(reference)
+        retaken = [hold for hold in rows if hold.state == StockHold.State.RELEASED]
+        _retake_all(retaken)
+        for hold in rows:
+            if hold.state == StockHold.State.RELEASED:
+                hold.state = StockHold.State.HELD
+            if hold.state == StockHold.State.HELD:
+                hold.expires_at = expires_at
+                hold.save(update_fields=["state", "expires_at", "updated_at"])
+        _crossings_check(retaken)
+        _invalidate_after_commit(_product_pks(retaken))
     return rows
 
 
@@ -218,7 +233,6 @@ def stock_release(*, reference: str) -> int:
     return sum(h.quantity for h in rows)
 
 
-@transaction.atomic
 def stock_sell(*, reference: str) -> list[StockHold]:
     """Turn ``reference``'s hold into a sale.
 
@@ -226,17 +240,16 @@ def stock_sell(*, reference: str) -> list[StockHold]:
     if that stock is gone, :class:`OutOfStock` is raised and nothing changes, so the caller can
     refund instead of selling what it does not have.
     """
-    rows = _locked_holds(reference)
-    retaken = []
-    for hold in rows:
-        if hold.state == StockHold.State.RELEASED:
-            _retake(hold)
-            retaken.append(hold)
-        if hold.state != StockHold.State.SOLD:
-            hold.state = StockHold.State.SOLD
-            hold.save(update_fields=["state", "updated_at"])
-    _crossings_check(retaken)
-    _invalidate_after_commit(_product_pks(retaken))
+    with _transaction():
+        rows = _locked_holds(reference)
+        retaken = [hold for hold in rows if hold.state == StockHold.State.RELEASED]
+        _retake_all(retaken)
+        for hold in rows:
+            if hold.state != StockHold.State.SOLD:
+                hold.state = StockHold.State.SOLD
+                hold.save(update_fields=["state", "updated_at"])
+        _crossings_check(retaken)
+        _invalidate_after_commit(_product_pks(retaken))
     return rows
 
 

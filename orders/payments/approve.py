@@ -159,7 +159,7 @@ def _request_approval(order: Order) -> dict[str, Any] | None:
         "partner_user_id": order.partner_user_id, "pg_token": order.pg_token, "total_amount": order.total_amount,
     }  # fmt: skip
     try:
-        stock_renew(  # a savepoint: rolled back alone when it raises
+        stock_renew(  # OutOfStock: nothing changed (its re-takes are all or none)
             reference=order.partner_order_id,
             expires_at=timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS),
         )

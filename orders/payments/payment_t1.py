@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Product
+from kakaoplugin.lookups import one_or_none
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.selectors import customer_is_blocked
 
@@ -74,11 +75,7 @@ def order_create_for_sheet(
     attempt (a new ``partner_order_id``); at most one attempt per sheet can get past T2 (see
     ``payment_t2``).
     """
-    sheet = (
-        OrderSheet.objects.select_related("product")
-        .filter(pk=ordersheet_id, kakao_app=kakao_app)
-        .first()
-    )
+    sheet = one_or_none(OrderSheet.objects.select_related("product").filter(pk=ordersheet_id, kakao_app=kakao_app))
     if sheet is None:
         raise OrderError(MSG_INVALID_SHEET, code=OrderError.INVALID_ORDER)
     if sheet.status != OrderSheet.Status.OPEN or sheet.expires_at <= timezone.now():

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.stock import OutOfStock, StockItem, stock_hold
+from kakaoplugin.lookups import one_or_none
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.outbox import outbox_add
 from kakaoplugin.selectors import customer_is_blocked
@@ -86,11 +87,10 @@ def _payment_t2_locked(
     app_user_id: str | None, relay_id: str | None, body: dict,
 ) -> OrderError | None:  # fmt: skip
     with transaction.atomic():
-        order = (
+        order = one_or_none(
             Order.objects.select_for_update()
             .select_related("sheet")
             .filter(partner_order_id=partner_order_id, kakao_app=kakao_app)
-            .first()
         )
         if order is None:
             return OrderError(MSG_INVALID_ORDER, code=OrderError.INVALID_ORDER)
@@ -167,7 +167,7 @@ def _payment_t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | Non
     # again) is superseded; one already approving or paid wins.
     for other in Order.objects.filter(sheet_id=sheet.pk).exclude(pk=order.pk).filter(
         status__in=(Order.Status.HELD, Order.Status.APPROVING, Order.Status.PAID)
-    ):
+    ).order_by("pk"):
         if not order_fail(
             order=other, reason="superseded", message="새 결제 시도로 대체된 주문입니다.",
             from_states=(Order.Status.HELD,),
