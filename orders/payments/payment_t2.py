@@ -108,12 +108,9 @@ def _payment_t2_locked(
         if order.status != Order.Status.PENDING:
             _payment_t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, order.status)
             return OrderError(order.failure_message or MSG_SHEET_CLOSED, code=OrderError.INVALID_ORDER)
-        # A tid belongs to one order for ever (the constraint ``order_unique_tid_per_app`` decides
-        # a race): another order's payment can never settle this one.
-        if Order.objects.filter(kakao_app=kakao_app, tid=tid[:40]).exclude(pk=order.pk).exists():
-            _payment_t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, "tid held by another order")
-            return OrderError(MSG_TID_TAKEN, code=OrderError.TID_TAKEN)
-
+        # A tid belongs to one order for ever: the constraint ``order_unique_tid_per_app`` refuses
+        # it to a second order (no read first: the constraint decides, races included), so another
+        # order's payment can never settle this one.
         order.tid = tid[:40]
         if relay_id and not order.relay_id:
             order.relay_id = relay_id
@@ -122,7 +119,7 @@ def _payment_t2_locked(
         try:
             with transaction.atomic():
                 order.save(update_fields=["tid", "relay_id", "shipping_address", "updated_at"])
-        except IntegrityError:  # another order took this tid a moment ago
+        except IntegrityError:  # another order holds this tid
             order.tid = ""
             _payment_t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, "tid held by another order")
             return OrderError(MSG_TID_TAKEN, code=OrderError.TID_TAKEN)
@@ -147,8 +144,9 @@ def _payment_t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | Non
     rules = store_rules(kakao_app)
     if not store_is_open(rules):
         return OrderError(rules.closed_message if rules else MSG_STORE_CLOSED, code=OrderError.STORE_CLOSED)
-    # The sheet row is locked: attempts on one sheet pass T2 one at a time.
-    sheet = OrderSheet.objects.select_for_update().get(pk=order.sheet_id)
+    # The sheet row is locked (with the order's, by the order's SELECT … FOR UPDATE, which joins
+    # it): attempts on one sheet pass T2 one at a time.
+    sheet = order.sheet
     if sheet.status != OrderSheet.Status.OPEN or sheet.expires_at <= timezone.now():
         return OrderError(MSG_SHEET_CLOSED, code=OrderError.INVALID_ORDER)
     if order.use_shipping:
