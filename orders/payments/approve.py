@@ -94,9 +94,9 @@ def payment_approve(*, order_id: int) -> Outcome:
     # A first attempt commits once before the call: the claim, the hold renewed, the attempt and
     # its request recorded (a concurrent claim waits for that commit, then finds the order owned).
     with transaction.atomic():
-        if not order_claim_approval(order_id=order_id, lease_until=timezone.now() + lease()):
+        order = order_claim_approval(order_id=order_id, lease_until=timezone.now() + lease())
+        if order is None:
             return Outcome.SKIPPED
-        order = Order.objects.select_related("kakao_app").get(pk=order_id)
         resumed = order.approve_requested_at is not None
         params = None if resumed else _request_approval(order)
     client = kakaopay_client(order.kakao_app)

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.stock import stock_release, stock_restock
 
 from ..models import Order, OrderSheet, PaymentEvent
 from ..webhooks import ORDER_FAILED, order_webhook_emit
-from .calls import lease_over
 from .ledger import payment_event_record
 
 
@@ -66,15 +65,22 @@ def order_hold(*, order: Order, hold_expires_at: datetime) -> None:
     order.status, order.hold_expires_at = Order.Status.HELD, hold_expires_at
 
 
-def order_claim_approval(*, order_id: int, lease_until: datetime) -> bool:
+def order_claim_approval(*, order_id: int, lease_until: datetime) -> Order | None:
     """HELD with a tid and a pg_token, or APPROVING whose runner's lease ran out → APPROVING owned
-    until ``lease_until``: one conditional UPDATE, so one runner wins (invariant 1)."""
+    until ``lease_until``: one conditional UPDATE, so one runner wins (invariant 1).  The claimed
+    order as the UPDATE left it (``RETURNING`` its row: no second read), or None.
+
+    (W → W: nothing for T4 to publish, see ``orders.status_cache``.)"""
     now = timezone.now()
-    ready = Q(status=Order.Status.HELD) & ~Q(pg_token="") & ~Q(tid="")
-    stale = Q(status=Order.Status.APPROVING) & lease_over(now)
-    return bool(
-        Order.objects.filter(pk=order_id).filter(ready | stale).update(status=Order.Status.APPROVING, lease_until=lease_until, updated_at=now)
+    table = connection.ops.quote_name(Order._meta.db_table)
+    claimed = Order.objects.raw(
+        f"UPDATE {table} SET status = %s, lease_until = %s, updated_at = %s "  # noqa: S608
+        "WHERE id = %s AND ((status = %s AND pg_token <> '' AND tid <> '') "
+        "OR (status = %s AND (lease_until IS NULL OR lease_until <= %s))) RETURNING *",
+        [Order.Status.APPROVING, lease_until, now, order_id, Order.Status.HELD, Order.Status.APPROVING, now],
     )
+    with transaction.mark_for_rollback_on_error():
+        return next(iter(claimed), None)
 
 
 def order_drop_pg_token(*, order: Order) -> bool:
