@@ -49,7 +49,8 @@ def order_fail(*, order: Order, reason: str, message: str, from_states: tuple[st
         lease_until=None, completed_at=now, updated_at=now,
     )  # fmt: skip
     if changed:
-        stock_release(reference=order.partner_order_id)
+        if set(from_states) != {Order.Status.PENDING}:  # (a pending order holds no stock: payment T2
+            stock_release(reference=order.partner_order_id)  # takes it and makes the order held at once)
         order.status, order.failure_reason, order.failure_message = Order.Status.FAILED, reason, message[:200]
         payment_event_record(
             order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
