@@ -217,7 +217,7 @@ def stock_renew(*, reference: str, expires_at: datetime) -> list[StockHold]:
     return rows
 
 
-@transaction.atomic(savepoint=False)  # (never raises on purpose: no savepoint to roll back to)
+@transaction.atomic
 def stock_release(*, reference: str) -> int:
     """Give back what ``reference`` holds (not what it bought); returns the units given back."""
     rows = _locked_holds(reference, StockHold.State.HELD)

@@ -132,8 +132,9 @@ def webhook_emit_many(
         return WebhookEvent(id=event_id, kakao_app=kakao_app, type=event_type, idempotency_key=key, payload=payload,
                             created_at=created_at)  # fmt: skip
 
-    # No savepoint: the events and their deliveries commit or roll back with the caller's
-    # transaction (or this one's, outside any).
+    # No savepoint (two round trips on every order's transition): the events and their deliveries
+    # commit or roll back with the caller's transaction (or this one's, outside any), and a
+    # database error here fails the caller's transaction; callers do not catch one and go on.
     with transaction.atomic(savepoint=False):
         if len(events) == 1:  # an order's transition: one INSERT … ON CONFLICT DO NOTHING
             one = event(*events[0])

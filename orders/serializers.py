@@ -16,10 +16,11 @@ from .models import Order, OrderSheet, OrderSheetLine, PaymentEvent
 
 
 class FieldsBuiltOnce:
-    """DRF builds a serializer's fields (a ModelSerializer's from the model's, by introspection) for
-    every instance: more than half the cost of serializing an order, paid by every order webhook
+    """DRF builds a ModelSerializer's fields from the model's, by introspection, for every instance:
+    more than half the cost of serializing an order, paid by every order webhook
     (``orders.webhooks``) and every order of a list.  Read-only serializers need them built once per
-    class: each instance gets a copy of that set (a field binds to its parent)."""
+    class: each instance gets a copy of that set (a field binds to its parent).  (A plain
+    ``Serializer`` copies its declared fields already: nothing to gain there.)"""
 
     def get_fields(self):
         cls = type(self)
@@ -40,7 +41,7 @@ class OrderSheetLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductSnapshotSerializer(FieldsBuiltOnce, serializers.Serializer):
+class ProductSnapshotSerializer(serializers.Serializer):
     """The product as it was when the buyer chose (later catalog edits do not change it)."""
 
     id = serializers.CharField(source="product_code", help_text="The product id (catalog code)")
@@ -50,7 +51,7 @@ class ProductSnapshotSerializer(FieldsBuiltOnce, serializers.Serializer):
     url = serializers.CharField(source="product_url", allow_blank=True)
 
 
-class ShippingAddressSerializer(FieldsBuiltOnce, serializers.Serializer):
+class ShippingAddressSerializer(serializers.Serializer):
     """The delivery address the buyer chose in KakaoPay (payment T2)."""
 
     base_address = serializers.CharField(allow_blank=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection, router, transaction
 from django.utils import timezone
 
 from catalog.stock import stock_release, stock_restock
@@ -69,16 +69,19 @@ def order_hold(*, order: Order, hold_expires_at: datetime) -> None:
 def order_claim_approval(*, order_id: int, lease_until: datetime) -> Order | None:
     """HELD with a tid and a pg_token, or APPROVING whose runner's lease ran out → APPROVING owned
     until ``lease_until``: one conditional UPDATE, so one runner wins (invariant 1).  The claimed
-    order as the UPDATE left it (``RETURNING`` its row: no second read), or None.
+    order as the UPDATE left it (``RETURNING`` its columns: the order is not read again; its app is
+    read when first used), or None.
 
     (W → W: nothing for T4 to publish, see ``orders.status_cache``.)"""
     now = timezone.now()
-    table = connection.ops.quote_name(Order._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in Order._meta.concrete_fields)
     claimed = Order.objects.raw(
-        f"UPDATE {table} SET status = %s, lease_until = %s, updated_at = %s "  # noqa: S608
+        f"UPDATE {quote(Order._meta.db_table)} SET status = %s, lease_until = %s, updated_at = %s "  # noqa: S608
         "WHERE id = %s AND ((status = %s AND pg_token <> '' AND tid <> '') "
-        "OR (status = %s AND (lease_until IS NULL OR lease_until <= %s))) RETURNING *",
+        f"OR (status = %s AND (lease_until IS NULL OR lease_until <= %s))) RETURNING {columns}",
         [Order.Status.APPROVING, lease_until, now, order_id, Order.Status.HELD, Order.Status.APPROVING, now],
+        using=router.db_for_write(Order),  # a write: never a read replica's
     )
     with transaction.mark_for_rollback_on_error():
         return next(iter(claimed), None)
