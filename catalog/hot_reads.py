@@ -9,6 +9,7 @@ import logging
 from django.db import transaction
 
 from kakaoplugin.generations import LocalCopies
+from kakaoplugin.lookups import one_or_none
 
 from . import cache as tree_cache
 from .models import Product, SubscriptionPlan
@@ -44,7 +45,7 @@ def subscription_plan_active(*, product: Product) -> SubscriptionPlan | None:
     kept = _PLANS.get(product.pk, token)
     if kept is not None:
         return kept[0]
-    plan = next(iter(SubscriptionPlan.objects.filter(product=product, active=True).order_by()[:1]), None)
+    plan = one_or_none(SubscriptionPlan.objects.filter(product=product, active=True))
     _PLANS.keep(product.pk, token, (plan,))
     return plan
 

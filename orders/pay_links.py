@@ -11,6 +11,7 @@ another action, and honoured only while the action still makes sense for the ord
 from __future__ import annotations
 
 from kakaoplugin.browser_tokens import action_token, action_token_valid
+from kakaoplugin.lookups import one_or_none
 from kakaoplugin.models import KakaoApp
 from kakaoplugin.plugin_paths import PAY_ACTIONS, browser_url
 from kakaoplugin.selectors import kakao_app_active
@@ -37,15 +38,15 @@ def pay_url(*, order: Order, action: str, base_url: str) -> str:
 def kakao_app_for_pay_ref(ref: str) -> KakaoApp | None:
     """The gate's resolver for ``/pay/<ref>/...``: the order's active Kakao app, or None (one
     indexed read of the app's id; the app as the plugin paths keep it)."""
-    app_ids = list(Order.objects.filter(partner_order_id=ref).order_by().values_list("kakao_app_id", flat=True)[:1])
-    return kakao_app_active(app_ids[0]) if app_ids else None
+    app_id = one_or_none(Order.objects.filter(partner_order_id=ref).values_list("kakao_app_id", flat=True))
+    return kakao_app_active(app_id) if app_id is not None else None
 
 
 def order_for_link(*, kakao_app: KakaoApp, ref: str, action: str, token: str) -> Order | None:
     """The order ``ref`` when ``token`` is its token for ``action``; None otherwise (same answer for
     an unknown order and a wrong token)."""
     # (partner_order_id is unique: no ORDER BY, which can lead the planner to the app's index)
-    order = next(iter(Order.objects.filter(partner_order_id=ref, kakao_app=kakao_app).order_by()[:1]), None)
+    order = one_or_none(Order.objects.filter(partner_order_id=ref, kakao_app=kakao_app))
     if order is None or action not in T1_FIELDS:
         return None
     if not action_token_valid(token, action=f"pay.{action}", subject=_subject(order)):

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.stock import stock_release, stock_restock
 
 from ..models import Order, OrderSheet, PaymentEvent
 from ..webhooks import ORDER_FAILED, order_webhook_emit
+from .calls import lease_over
 from .ledger import payment_event_record
 
 
@@ -70,21 +71,14 @@ def order_claim_approval(*, order_id: int, lease_until: datetime) -> Order | Non
     """HELD with a tid and a pg_token, or APPROVING whose runner's lease ran out → APPROVING owned
     until ``lease_until``: one conditional UPDATE, so one runner wins (invariant 1).  The claimed
     order as the UPDATE left it (``RETURNING`` its columns: the order is not read again; its app is
-    read when first used), or None.
-
-    (W → W: nothing for T4 to publish, see ``orders.status_cache``.)"""
+    read when first used), or None.  (W → W: nothing for T4 to publish.)"""
     now = timezone.now()
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in Order._meta.concrete_fields)
-    claimed = Order.objects.raw(
-        f"UPDATE {quote(Order._meta.db_table)} SET status = %s, lease_until = %s, updated_at = %s "  # noqa: S608
-        "WHERE id = %s AND ((status = %s AND pg_token <> '' AND tid <> '') "
-        f"OR (status = %s AND (lease_until IS NULL OR lease_until <= %s))) RETURNING {columns}",
-        [Order.Status.APPROVING, lease_until, now, order_id, Order.Status.HELD, Order.Status.APPROVING, now],
-        using=router.db_for_write(Order),  # a write: never a read replica's
+    ready = Q(status=Order.Status.HELD) & ~Q(pg_token="") & ~Q(tid="")
+    stale = Q(status=Order.Status.APPROVING) & lease_over(now)
+    claimed = Order.objects.filter(pk=order_id).filter(ready | stale).update_returning(
+        status=Order.Status.APPROVING, lease_until=lease_until, updated_at=now
     )
-    with transaction.mark_for_rollback_on_error():
-        return next(iter(claimed), None)
+    return claimed[0] if claimed else None
 
 
 def order_drop_pg_token(*, order: Order) -> bool:
