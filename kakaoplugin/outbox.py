@@ -12,6 +12,13 @@ stored) nor lose the work (an approval nobody starts, a T1 tree cached with yest
 - :func:`outbox_dispatch_due` (``kakaoplugin.tasks.dispatch_outbox``, on the beat schedule every
   ``OUTBOX_DISPATCH_EVERY_SECONDS``) dispatches what is still there when due: a message whose
   dispatch failed, or whose process died between the commit and the dispatch.
+- ``deferred=True``: no dispatch after the commit; the dispatcher runs the message at its next
+  round.  For work that may wait a few seconds and costs less in bulk (the ``order.failed``
+  webhooks of a sale's thousands of refused buyers): when the task is declared with
+  ``outbox_batched=True`` (``@shared_task(outbox_batched=True)``), the dispatcher calls it once with
+  the arguments of every due message of it, ``task([args, args, ...])``, inside the transaction
+  that deletes them; if that call fails, each message is run alone, so one bad message cannot hold
+  back the others.
 - After a failed dispatch a process does not try the same kind again in-request for
   ``OUTBOX_PAUSE_SECONDS`` (a request does not wait on a dead broker; the dispatcher catches up).
 
@@ -46,17 +53,19 @@ _paused_until: dict[bool, float] = {}  # inline → monotonic time until which r
 _pause_lock = threading.Lock()
 
 
-def outbox_add(*, task: Any, args: Sequence[Any] = (), inline: bool = False) -> OutboxMessage:
+def outbox_add(*, task: Any, args: Sequence[Any] = (), inline: bool = False, deferred: bool = False) -> OutboxMessage:
     """Owe ``task(*args)`` once the current transaction commits (call it inside that transaction).
 
     ``task`` is a Celery task (or its import path); ``args`` must be JSON (ids, not objects).
+    ``deferred``: run inline by the dispatcher's next round (within ``OUTBOX_DISPATCH_EVERY_SECONDS``),
+    in one batch with the others due when the task is ``outbox_batched``; nothing after the commit.
     """
     name = task if isinstance(task, str) else task.name
-    message = OutboxMessage.objects.create(
-        task=name, args=list(args), inline=inline,
-        next_attempt_at=timezone.now() + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS),
-    )  # fmt: skip
-    transaction.on_commit(partial(_dispatch_committed, message), robust=True)
+    now = timezone.now()
+    due = now if deferred else now + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
+    message = OutboxMessage.objects.create(task=name, args=list(args), inline=inline or deferred, next_attempt_at=due)
+    if not deferred:
+        transaction.on_commit(partial(_dispatch_committed, message), robust=True)
     return message
 
 
@@ -83,13 +92,24 @@ def _delete(pk: int) -> None:
         cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
 
 
+def _batched(name: str) -> bool:
+    """Whether the task named ``name`` takes the arguments of many messages at once."""
+    try:
+        return bool(getattr(import_string(name), "outbox_batched", False))
+    except ImportError:
+        return False  # dispatched alone: its failure is noted on its row
+
+
 def _dispatch(message: OutboxMessage) -> bool:
     """Send (or run) one message; on failure log it, note it on the row and return False."""
     try:
         task = import_string(message.task)
         if message.inline:
             with transaction.atomic():  # a savepoint inside the dispatcher's transaction
-                task(*message.args)
+                if getattr(task, "outbox_batched", False):
+                    task([message.args])
+                else:
+                    task(*message.args)
         else:
             task.apply_async(args=message.args, retry=True, retry_policy=RETRY_POLICY)
     except Exception as exc:
@@ -112,26 +132,43 @@ def _dispatch(message: OutboxMessage) -> bool:
     return True
 
 
-def outbox_dispatch_due(*, limit: int = 200) -> dict[str, int]:
+def _dispatch_batch(messages: list[OutboxMessage]) -> list[int]:
+    """Run a batched task once for ``messages`` (inline, one savepoint); when that fails, each
+    message alone.  The pks dispatched."""
+    try:
+        with transaction.atomic():
+            import_string(messages[0].task)([m.args for m in messages])
+    except Exception as exc:
+        logger.warning("outbox: a batch of %s %s failed (%s); each is run alone", len(messages), messages[0].task,
+                       f"{exc.__class__.__name__}: {exc}"[:300])  # fmt: skip
+        return [m.pk for m in messages if _dispatch(m)]
+    return [m.pk for m in messages]
+
+
+def outbox_dispatch_due(*, limit: int = 1000, batch_size: int = 500) -> dict[str, int]:
     """Dispatch the messages that are due (the beat's dispatcher); ``{"sent": n, "failed": n}``.
 
     Rows are locked while they are dispatched (SKIP LOCKED): two dispatchers never send one twice.
+    The inline messages of an ``outbox_batched`` task are run together, ``batch_size`` at a time.
     """
-    sent = failed = 0
     with transaction.atomic():
         due = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
             .filter(next_attempt_at__lte=timezone.now())
             .order_by("next_attempt_at")[:limit]
         )
-        done = []
+        done: list[int] = []
+        batches: dict[str, list[OutboxMessage]] = {}
         for message in due:
-            if _dispatch(message):
+            if message.inline and _batched(message.task):
+                batches.setdefault(message.task, []).append(message)
+            elif _dispatch(message):
                 done.append(message.pk)
-                sent += 1
-            else:
-                failed += 1
+        for group in batches.values():
+            for start in range(0, len(group), batch_size):
+                done.extend(_dispatch_batch(group[start : start + batch_size]))
         OutboxMessage.objects.filter(pk__in=done).delete()
+    sent, failed = len(done), len(due) - len(done)
     if due:
         logger.info("outbox: dispatched %s, %s failed", sent, failed)
     return {"sent": sent, "failed": failed}

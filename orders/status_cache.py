@@ -15,7 +15,11 @@ files in the embedded default), so a warm poll costs one cache read and no datab
   counter, then the row. An entry is written only while the counter still holds the writer's
   version and no entry of that version or newer exists (one atomic step: a Lua script on Redis, a
   lock elsewhere). So entries only move forward in commit order: a late, stale write (a slow
-  publisher, a poll that read the row before a commit) can never replace a newer one.
+  publisher, a poll that read the row before a commit) can never replace a newer one. A
+  publication finds out in the same step whether the order has an entry; when it has none
+  (never polled, or expired: a flash sale's refused buyers, whom Kakao does not poll) the bump is
+  all it does. Nothing stale is there to replace, a fill that began before the bump carries an
+  older version and is refused, and the next poll misses and reads the committed row.
 - **Bounded.** An entry lives ``T4_STATUS_CACHE_SECONDS`` (default 5 s) counted from the database
   read it holds. A lost publication (the process died after the commit, the cache was unreachable,
   an entry deleted or corrupted) leaves polls at the previous committed state for at most that
@@ -158,17 +162,21 @@ def publish_on_commit(partner_order_ids: list[str], *, using: str = "default") -
 
 
 def publish(partner_order_ids: list[str], *, using: str = "default") -> None:
-    """Bump each order's version, read its committed row, write it (never raises)."""
+    """Bump each order's version; for those with an entry, read the committed row and write it
+    (never raises)."""
     store = _store()
     if store is None or connections[using].in_atomic_block:
         return
     try:
-        versions = store.bump(partner_order_ids)
+        bumped = store.bump(partner_order_ids)
+        held = [(p, version) for p, (version, entry) in zip(partner_order_ids, bumped, strict=True) if entry]
+        if not held:
+            return  # no entry to replace: the next poll reads the committed row
         started = time.monotonic()
-        rows = _fetch_many(partner_order_ids, using=using)
+        rows = _fetch_many([p for p, _ in held], using=using)
         left_ms = int((ttl_seconds() - (time.monotonic() - started)) * 1000)
         if left_ms > 0:
-            store.put([(p, v, rows.get(p), left_ms) for p, v in zip(partner_order_ids, versions, strict=True)])
+            store.put([(p, version, rows.get(p), left_ms) for p, version in held])
     except Exception:  # the cache is down: entries run out within the bound
         _trouble("publish")
 
@@ -247,11 +255,15 @@ def _fetch_one(partner_order_id: str) -> bytes | None:
 
 
 def _fetch_many(partner_order_ids: list[str], *, using: str) -> dict[str, bytes]:
-    rows = _WATCHED[0].objects.using(using).filter(partner_order_id__in=partner_order_ids)
-    return {
-        p: _payload(a, s, o, m)
-        for p, a, s, o, m in rows.values_list("partner_order_id", "kakao_app_id", "status", "app_user_id", "failure_message")
-    }
+    # Plain SQL as in _fetch_one: every publication (the approval's, after its commit) runs it.
+    marks = ", ".join(["%s"] * len(partner_order_ids))
+    sql_text = (
+        f"SELECT partner_order_id, kakao_app_id, status, app_user_id, failure_message FROM {_table()} "  # noqa: S608
+        f"WHERE partner_order_id IN ({marks})"
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql_text, partner_order_ids)
+        return {p: _payload(a, s, o, m) for p, a, s, o, m in cursor.fetchall()}
 
 
 # --- the stores ----------------------------------------------------------------------------------
@@ -302,7 +314,7 @@ class _NoStore:
         return None, 0
 
     def bump(self, partner_order_ids):
-        return [0 for _ in partner_order_ids]
+        return [(0, False) for _ in partner_order_ids]
 
     def put(self, items):
         pass
@@ -351,13 +363,14 @@ class LockedStore:
         return entry.split(":", 1)[1].encode(), counter
 
     def bump(self, partner_order_ids):
-        versions = []
+        bumped = []
         with self._locked():
             for p in partner_order_ids:
-                n = max((self.backend.get(_COUNTER + p) or 0) + 1, _version_of(self.backend.get(_ENTRY + p)) + 1)
+                entry = _version_of(self.backend.get(_ENTRY + p))
+                n = max((self.backend.get(_COUNTER + p) or 0) + 1, entry + 1)
                 self.backend.set(_COUNTER + p, n, _COUNTER_SECONDS)
-                versions.append(n)
-        return versions
+                bumped.append((n, entry >= 0))
+        return bumped
 
     def put(self, items):
         with self._locked():

@@ -13,7 +13,8 @@ from kakaoplugin.fast_reads import mget
 from .status_cache import _COUNTER, _COUNTER_SECONDS, _ENTRY
 
 # KEYS: counter, entry pairs. Bump each counter; a counter lost (evicted) while its entry lives
-# starts again above the entry's version, so the next write can replace it.
+# starts again above the entry's version, so the next write can replace it. Returns the new
+# version and whether an entry is there (1/0) for each order.
 _BUMP = """
 local out = {}
 for i = 1, #KEYS, 2 do
@@ -28,6 +29,7 @@ for i = 1, #KEYS, 2 do
   end
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
   out[#out + 1] = n
+  out[#out + 1] = e and 1 or 0
 end
 return out
 """
@@ -75,12 +77,13 @@ class RedisStore:
         head, _, payload = entry.partition(b":")
         return (payload, version) if head.isdigit() and payload else (None, version)
 
-    def bump(self, partner_order_ids: list[str]) -> list[int]:
+    def bump(self, partner_order_ids: list[str]) -> list[tuple[int, bool]]:
         keys: list[str] = []
         for p in partner_order_ids:
             entry, counter = self._keys(p)
             keys += [counter, entry]
-        return [int(v) for v in self.bump_script(keys=keys, args=[_COUNTER_SECONDS * 1000])]
+        out = self.bump_script(keys=keys, args=[_COUNTER_SECONDS * 1000])
+        return [(int(out[i]), bool(out[i + 1])) for i in range(0, len(out), 2)]
 
     def put(self, items) -> None:
         pipe = self.client.pipeline(transaction=False)

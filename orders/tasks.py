@@ -54,6 +54,18 @@ def emit_order_webhook(order_id: int, event_type: str) -> None:
     webhooks.order_webhook_emit(order_id=order_id, event_type=event_type)
 
 
+@shared_task(ignore_result=True, outbox_batched=True)
+def emit_order_webhooks(items: list[list]) -> None:
+    """Order events owed by committed transitions, ``[[order_id, event_type], ...]``
+    (``webhooks.order_webhook_emit_soon``): the outbox's dispatcher runs it with every such
+    message due, in one batch."""
+    by_type: dict[str, list[int]] = {}
+    for order_id, event_type in items:
+        by_type.setdefault(event_type, []).append(int(order_id))
+    for event_type, order_ids in by_type.items():
+        webhooks.order_webhooks_emit(order_ids=order_ids, event_type=event_type)
+
+
 @shared_task(ignore_result=True)
 def sweep_expired_orders() -> int:
     return payments.payment_sweep()

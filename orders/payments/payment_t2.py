@@ -37,15 +37,12 @@ PAYMENT_T2_FAILURE_REASON = {OrderError.BLOCKED: "blocked", OrderError.STORE_CLO
 
 
 def _stock_items(order: Order) -> list[StockItem]:
+    # the four columns it needs, not the lines as models (every payment T2 reads them)
+    lines = order.lines.values_list("quantity", "catalog_option_id", "catalog_product_id", "description")
     return [
-        StockItem(
-            quantity=line.quantity,
-            option_pk=line.catalog_option_id,
-            product_pk=None if line.catalog_option_id else line.catalog_product_id,
-            label=line.description,
-        )
-        for line in order.lines.all()
-        if line.catalog_option_id or line.catalog_product_id
+        StockItem(quantity=quantity, option_pk=option_pk, product_pk=None if option_pk else product_pk, label=label)
+        for quantity, option_pk, product_pk, label in lines
+        if option_pk or product_pk
     ]
 
 
@@ -127,7 +124,7 @@ def _payment_t2_locked(
         if refused is not None:
             order_fail(
                 order=order, reason=PAYMENT_T2_FAILURE_REASON.get(refused.code, "t2_refused"), message=refused.message,
-                from_states=(Order.Status.PENDING,),
+                from_states=(Order.Status.PENDING,), webhook_soon=True,
             )  # fmt: skip
             _payment_t2_event(order, tid, body, PaymentEvent.Outcome.REFUSED, refused.message)
             return refused
@@ -162,10 +159,13 @@ def _payment_t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | Non
                 "배송지에 따라 배송비가 달라졌습니다. 배송지를 확인하고 다시 주문해 주세요.", code=OrderError.INVALID_ORDER
             )
     # One payment per sheet: an older attempt still only HELD (its buyer went back and started
-    # again) is superseded; one already approving or paid wins.
-    for other in Order.objects.filter(sheet_id=sheet.pk).exclude(pk=order.pk).filter(
-        status__in=(Order.Status.HELD, Order.Status.APPROVING, Order.Status.PAID)
-    ).order_by("pk"):
+    # again) is superseded; one already approving or paid wins. (Their keys first: almost always
+    # none, and then no order is built.)
+    others = list(
+        Order.objects.filter(sheet_id=sheet.pk, status__in=(Order.Status.HELD, Order.Status.APPROVING, Order.Status.PAID))
+        .exclude(pk=order.pk).order_by("pk").values_list("pk", flat=True)
+    )  # fmt: skip
+    for other in Order.objects.filter(pk__in=others).order_by("pk") if others else ():
         if not order_fail(
             order=other, reason="superseded", message="새 결제 시도로 대체된 주문입니다.",
             from_states=(Order.Status.HELD,),
@@ -173,9 +173,10 @@ def _payment_t2_checks(order: Order, kakao_app: KakaoApp, app_user_id: str | Non
             return OrderError("이미 결제가 진행 중인 주문서입니다.", code=OrderError.INVALID_ORDER)
     expires = timezone.now() + timedelta(seconds=settings.PAYMENT_HOLD_SECONDS)
     try:
-        stock_hold(
-            reference=order.partner_order_id, items=_stock_items(order), expires_at=expires, livemode=order.livemode
-        )
+        stock_hold(  # a pending order holds nothing yet (T2 holds and makes it held at once)
+            reference=order.partner_order_id, items=_stock_items(order), expires_at=expires, livemode=order.livemode,
+            fresh=True,
+        )  # fmt: skip
     except OutOfStock as exc:
         name = exc.item.label.split(" / ")[-1] if exc.item.label else ""
         return OrderError(f"{MSG_SOLD_OUT} ({name})" if name else MSG_SOLD_OUT, code=OrderError.INVALID_ORDER)

@@ -30,7 +30,7 @@ from django.utils import timezone
 from catalog.stock import stock_release, stock_restock
 
 from ..models import Order, OrderSheet, PaymentEvent
-from ..webhooks import ORDER_FAILED, order_webhook_emit
+from ..webhooks import ORDER_FAILED, order_webhook_emit, order_webhook_emit_soon
 from .calls import lease_over
 from .ledger import payment_event_record
 
@@ -41,9 +41,13 @@ def order_create_held(**fields) -> Order:
     return Order.objects.create(status=Order.Status.HELD, **fields)
 
 
-def order_fail(*, order: Order, reason: str, message: str, from_states: tuple[str, ...]) -> bool:
+def order_fail(
+    *, order: Order, reason: str, message: str, from_states: tuple[str, ...], webhook_soon: bool = False
+) -> bool:
     """``from_states`` → FAILED with T4's ``message``; gives back held stock.  Must run in a
-    transaction; True when this call made the change (a conditional update, so it races safely)."""
+    transaction; True when this call made the change (a conditional update, so it races safely).
+    ``webhook_soon``: the ``order.failed`` webhook is owed to the outbox's next round, batched
+    (payment T2's refusals), instead of recorded in this transaction."""
     now = timezone.now()
     changed = Order.objects.filter(pk=order.pk, status__in=from_states).update(
         status=Order.Status.FAILED, failure_reason=reason, failure_message=message[:200],
@@ -57,7 +61,10 @@ def order_fail(*, order: Order, reason: str, message: str, from_states: tuple[st
             order=order, kind=PaymentEvent.Kind.STATE, outcome=PaymentEvent.Outcome.REFUSED,
             message=f"failed ({reason}): {message}",
         )  # fmt: skip
-        order_webhook_emit(order_id=order.pk, event_type=ORDER_FAILED)
+        if webhook_soon:
+            order_webhook_emit_soon(order_id=order.pk, event_type=ORDER_FAILED)
+        else:
+            order_webhook_emit(order_id=order.pk, event_type=ORDER_FAILED)
     return bool(changed)
 
 

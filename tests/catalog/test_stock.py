@@ -68,6 +68,16 @@ def test_out_of_stock_names_the_item_and_takes_nothing():
     assert exc.value.item.label == "B/L" and exc.value.available == 1 and "B/L" in str(exc.value)
     assert (_stock(a), _stock(b)) == (5, 1)
     assert not StockHold.objects.exists()
+    # one row (payment T2's usual order; on PostgreSQL the decrement and the count in one statement)
+    with pytest.raises(OutOfStock) as exc:
+        stock_hold(reference="r2", items=[items[1]], expires_at=_later(), livemode=True, fresh=True)
+    assert exc.value.available == 1 and _stock(b) == 1
+    gone = Option.objects.get(pk=b.pk)
+    gone.delete()
+    with pytest.raises(OutOfStock) as exc:  # a row deleted meanwhile: out of stock, not unlimited
+        stock_hold(reference="r2", items=[items[1]], expires_at=_later(), livemode=True, fresh=True)
+    assert exc.value.available is None
+    assert not StockHold.objects.exists()
 
 
 @pytest.mark.django_db

@@ -155,18 +155,22 @@ def test_nothing_uncommitted_is_ever_cached_or_served(order, plugin_base):
     assert entry_of(poid)[1] == "S"  # a rolled-back write publishes nothing
 
 
-def test_a_late_stale_write_never_replaces_a_newer_entry(order):
+def test_a_late_stale_write_never_replaces_a_newer_entry(order, plugin_base):
     poid, app_id = order.partner_order_id, order.kakao_app_id
     s = store()
     stale = status_cache.orjson.dumps([app_id, "W", "user-1", ""])
-    # a poll misses and reads the row (W), then the worker commits S and publishes first
+    # a poll misses and reads the row (W), then the worker commits S and publishes first (a bump:
+    # there is no entry to replace)
     caches["default"].delete("t4:" + poid)
     _, read_version = s.read(poid)
     Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
-    s.put([(poid, read_version, stale, 5000)])  # the poll's fill arrives late
+    s.put([(poid, read_version, stale, 5000)])  # the poll's fill arrives late: refused
+    assert entry_of(poid) is None
+    assert poll(Client(), plugin_base, poid).content == CONTRACT["S"]  # the next poll fills S
     assert entry_of(poid)[1] == "S"
     # a slow publisher bumped before a faster one: its stale row cannot land either
-    (slow,) = s.bump([poid])
+    ((slow, held),) = s.bump([poid])
+    assert held  # the entry S is there: the publication reads the row and replaces it
     Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED)
     s.put([(poid, slow, status_cache.orjson.dumps([app_id, "S", "user-1", ""]), 5000)])
     assert entry_of(poid)[1] == "C"
@@ -174,6 +178,24 @@ def test_a_late_stale_write_never_replaces_a_newer_entry(order):
     caches["default"].delete("t4v:" + poid)
     Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED, failure_message="환불되었습니다.")
     assert entry_of(poid) == [app_id, "F", "user-1", "환불되었습니다."]
+
+
+def test_a_change_of_an_order_nobody_polled_publishes_without_reading_the_database(order, plugin_base):
+    """A flash sale's refused buyers: their orders fail and Kakao never polls them. The publication
+    bumps the version and stops (no entry to replace); a fill that began before the commit is
+    refused; the first poll reads the committed row."""
+    poid, app_id = order.partner_order_id, order.kakao_app_id
+    assert entry_of(poid) is None
+    _, before = store().read(poid)  # a poll that missed before the commit and read W
+    with CaptureQueriesContext(connection) as queries:
+        Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED, failure_message="품절")
+    assert len(queries) == 1, [q["sql"] for q in queries]  # the UPDATE only: nothing read after the commit
+    assert entry_of(poid) is None
+    store().put([(poid, before, status_cache.orjson.dumps([app_id, "W", "user-1", ""]), 5000)])  # its late fill
+    assert entry_of(poid) is None
+    expected = '{"status":200,"data":{"order_status":"F","message":"품절"}}'.encode()
+    assert poll(Client(), plugin_base, poid).content == expected
+    assert entry_of(poid) == [app_id, "F", "user-1", "품절"]
 
 
 def test_a_lost_publication_heals_within_the_bound(order, plugin_base, settings):
