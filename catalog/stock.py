@@ -95,7 +95,8 @@ def _target(option_pk: int | None, product_pk: int | None) -> tuple[type[Product
 # PostgreSQL: the conditional decrement and, when it takes nothing, what the row holds, in one
 # statement (a flash sale's thousands of refused payment T2s each save a round trip); a row taken
 # returns its product's pk (no query for it while the row is locked).  The read sees the
-# statement's snapshot: a count to report; "unlimited" is checked again by a fresh read.
+# statement's snapshot, older than the UPDATE's verdict when that waited for a concurrent holder:
+# it decides alone only when it shows too few units; "unlimited", or enough, is read again.
 _TAKE_SQL = """WITH taken AS (UPDATE {table} SET {col} = {col} - %s WHERE id = %s AND {col} >= %s RETURNING {product})
 SELECT (SELECT {product} FROM taken), cur.{col}, cur.id FROM (SELECT 1) one LEFT JOIN {table} cur ON cur.id = %s"""
 
@@ -115,8 +116,8 @@ def _take(item: StockItem, *, livemode: bool) -> int | None:
             product_pk, left, found = cursor.fetchone()
         if product_pk is not None:
             return product_pk
-        if found is not None and left is not None:
-            raise OutOfStock(item, left)
+        if found is not None and left is not None and left < item.quantity:
+            raise OutOfStock(item, left)  # (else the snapshot is older than the refusal: read again)
     elif model.objects.filter(pk=pk, **{f"{column}__gte": item.quantity}).update(**{column: F(column) - item.quantity}):
         return pk if model is Product else Option.objects.filter(pk=pk).values_list("product_id", flat=True)[0]
     row = model.objects.filter(pk=pk).values_list(column, flat=True)

@@ -79,12 +79,14 @@ class InboundCallAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    """Work owed after a commit that is not dispatched yet (kakaoplugin.outbox): normally empty; rows
-    pile up while the broker or the cache is down and go once beat's dispatcher reaches them."""
+    """Work owed after a commit that is not dispatched yet (kakaoplugin.outbox): normally empty but
+    for deferred rows (payment T2's refused orders' webhooks, emitted in batches at the dispatcher's
+    next round); rows pile up while the broker or the cache is down and go once beat's dispatcher
+    reaches them."""
 
-    list_display = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
+    list_display = ("task", "args", "inline", "deferred", "attempts", "next_attempt_at", "last_error", "created_at")
     list_filter = ("task",)
-    readonly_fields = ("task", "args", "inline", "attempts", "next_attempt_at", "last_error", "created_at")
+    readonly_fields = ("task", "args", "inline", "deferred", "attempts", "next_attempt_at", "last_error", "created_at")
 
     def has_add_permission(self, request):
         return False

@@ -303,6 +303,9 @@ class OutboxMessage(models.Model):
     task = models.CharField(_("task"), max_length=200)  # a task's import path ("orders.tasks.approve_order")
     args = models.JSONField(_("args"), default=list, blank=True)
     inline = models.BooleanField(_("inline"), default=False)  # run by the dispatching process, not through the broker
+    # left to the dispatcher's next round (no dispatch after the commit); batched when the task is.
+    # A database default too: the code before this column, still running during a deploy, inserts.
+    deferred = models.BooleanField(_("deferred"), default=False, db_default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"))
     attempts = models.PositiveIntegerField(_("attempts"), default=0)

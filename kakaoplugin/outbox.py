@@ -12,13 +12,16 @@ stored) nor lose the work (an approval nobody starts, a T1 tree cached with yest
 - :func:`outbox_dispatch_due` (``kakaoplugin.tasks.dispatch_outbox``, on the beat schedule every
   ``OUTBOX_DISPATCH_EVERY_SECONDS``) dispatches what is still there when due: a message whose
   dispatch failed, or whose process died between the commit and the dispatch.
-- ``deferred=True``: no dispatch after the commit; the dispatcher runs the message at its next
-  round.  For work that may wait a few seconds and costs less in bulk (the ``order.failed``
-  webhooks of a sale's thousands of refused buyers): when the task is declared with
-  ``outbox_batched=True`` (``@shared_task(outbox_batched=True)``), the dispatcher calls it once with
-  the arguments of every due message of it, ``task([args, args, ...])``, inside the transaction
-  that deletes them; if that call fails, each message is run alone, so one bad message cannot hold
-  back the others.
+- ``deferred=True``: no dispatch after the commit; the dispatcher runs the message inline at a
+  later round (normally its next one: seconds; longer under a backlog, after a failure, or while
+  beat is down).  For work that may wait and costs less in bulk (the ``order.failed`` webhooks of
+  a sale's thousands of refused buyers): when the task is declared with ``outbox_batched=True``
+  (``@shared_task(outbox_batched=True)``), the dispatcher calls it once with the arguments of up to
+  ``batch_size`` due messages of it, ``task([args, args, ...])``, in the transaction that deletes
+  them (one per batch: short, also on SQLite's single writer).  If that call fails, each message
+  is run alone, and a message that failed before is never batched again, so one bad message
+  cannot hold back the others.  The dispatcher sends the other messages first, in a pass of their
+  own: an approval never waits behind a sale's webhooks.
 - After a failed dispatch a process does not try the same kind again in-request for
   ``OUTBOX_PAUSE_SECONDS`` (a request does not wait on a dead broker; the dispatcher catches up).
 
@@ -61,9 +64,13 @@ def outbox_add(*, task: Any, args: Sequence[Any] = (), inline: bool = False, def
     in one batch with the others due when the task is ``outbox_batched``; nothing after the commit.
     """
     name = task if isinstance(task, str) else task.name
+    if not deferred and _batched(name):
+        raise ValueError(f"{name} takes many messages' arguments at once: owe it deferred")
     now = timezone.now()
     due = now if deferred else now + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
-    message = OutboxMessage.objects.create(task=name, args=list(args), inline=inline or deferred, next_attempt_at=due)
+    message = OutboxMessage.objects.create(
+        task=name, args=list(args), inline=inline or deferred, deferred=deferred, next_attempt_at=due
+    )
     if not deferred:
         transaction.on_commit(partial(_dispatch_committed, message), robust=True)
     return message
@@ -145,30 +152,47 @@ def _dispatch_batch(messages: list[OutboxMessage]) -> list[int]:
     return [m.pk for m in messages]
 
 
-def outbox_dispatch_due(*, limit: int = 1000, batch_size: int = 500) -> dict[str, int]:
+def outbox_dispatch_due(*, limit: int = 200, deferred_limit: int = 1000, batch_size: int = 200) -> dict[str, int]:
     """Dispatch the messages that are due (the beat's dispatcher); ``{"sent": n, "failed": n}``.
 
     Rows are locked while they are dispatched (SKIP LOCKED): two dispatchers never send one twice.
-    The inline messages of an ``outbox_batched`` task are run together, ``batch_size`` at a time.
+    First up to ``limit`` messages owed after a commit (approvals, cache renewals: one transaction),
+    then up to ``deferred_limit`` deferred ones, ``batch_size`` per transaction; a batched task's
+    are run together, except those that failed before (alone).
     """
     with transaction.atomic():
-        due = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(next_attempt_at__lte=timezone.now())
-            .order_by("next_attempt_at")[:limit]
-        )
-        done: list[int] = []
-        batches: dict[str, list[OutboxMessage]] = {}
-        for message in due:
-            if message.inline and _batched(message.task):
-                batches.setdefault(message.task, []).append(message)
-            elif _dispatch(message):
-                done.append(message.pk)
-        for group in batches.values():
-            for start in range(0, len(group), batch_size):
-                done.extend(_dispatch_batch(group[start : start + batch_size]))
+        due = list(_due(deferred=False)[:limit])
+        done = [message.pk for message in due if _dispatch(message)]
         OutboxMessage.objects.filter(pk__in=done).delete()
     sent, failed = len(done), len(due) - len(done)
-    if due:
+    left = deferred_limit
+    while left > 0:
+        with transaction.atomic():
+            due = list(_due(deferred=True)[: min(batch_size, left)])
+            if not due:
+                break
+            left -= len(due)
+            done = []
+            batches: dict[str, list[OutboxMessage]] = {}
+            for message in due:
+                if not message.attempts and _batched(message.task):
+                    batches.setdefault(message.task, []).append(message)
+                elif _dispatch(message):
+                    done.append(message.pk)
+            for group in batches.values():
+                done.extend(_dispatch_batch(group))
+            OutboxMessage.objects.filter(pk__in=done).delete()
+        sent, failed = sent + len(done), failed + len(due) - len(done)
+        if len(due) < batch_size:
+            break
+    if sent or failed:
         logger.info("outbox: dispatched %s, %s failed", sent, failed)
     return {"sent": sent, "failed": failed}
+
+
+def _due(*, deferred: bool):
+    return (
+        OutboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(deferred=deferred, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at", "pk")
+    )

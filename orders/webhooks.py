@@ -9,6 +9,7 @@ API's order endpoint shows it (:class:`orders.serializers.OrderSerializer`); the
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -26,6 +27,8 @@ ORDER_REFUNDED = "order.refunded"  # refunded in part; the order stays paid
 ORDER_EVENT_TYPES = (ORDER_PAID, ORDER_FAILED, ORDER_CANCELLED, ORDER_REFUNDED)
 EMIT_TASK = "orders.tasks.emit_order_webhook"  # by its path: the money path never imports tasks
 EMIT_BATCH_TASK = "orders.tasks.emit_order_webhooks"
+
+logger = logging.getLogger(__name__)
 
 
 def order_webhook_emit(*, order_id: int, event_type: str, key: str | None = None, extra: dict[str, Any] | None = None) -> None:
@@ -48,12 +51,16 @@ def order_webhooks_emit(
     by_app: dict[tuple[int, bool], list[Order]] = defaultdict(list)
     for order in orders:
         by_app[(order.kakao_app_id, order.livemode)].append(order)
+    missing = set(order_ids) - {o.pk for group in by_app.values() for o in group}
+    if missing:
+        logger.warning("order webhooks: %s for orders that do not exist: %s", event_type, sorted(missing))
     suffix = f":{key}" if key else ""
     for (_, livemode), group in by_app.items():
+        shown = OrderSerializer(group, many=True).data  # one serializer for all: its fields built once
         webhook_emit_many(
             kakao_app=group[0].kakao_app, event_type=event_type, livemode=livemode,
-            events=[(f"{event_type}:{o.partner_order_id}{suffix}", {"order": OrderSerializer(o).data, **(extra or {})})
-                    for o in group],
+            events=[(f"{event_type}:{o.partner_order_id}{suffix}", {"order": data, **(extra or {})})
+                    for o, data in zip(group, shown, strict=True)],
         )  # fmt: skip
 
 
@@ -72,12 +79,13 @@ def order_webhook_emit_after_commit(*, order_id: int, event_type: str) -> None:
 
 def order_webhook_emit_soon(*, order_id: int, event_type: str) -> None:
     """Owe ``event_type`` for the order in the caller's transaction; the outbox's dispatcher emits
-    it at its next round (every ``OUTBOX_DISPATCH_EVERY_SECONDS``), with every other order event
-    owed this way, in one batch (:func:`order_webhooks_emit`).
+    it at a later round (normally its next, every ``OUTBOX_DISPATCH_EVERY_SECONDS``; later under a
+    backlog, after a failure, or while beat is down), in one batch with the other order events
+    owed this way (:func:`order_webhooks_emit`).
 
     For payment T2's refusals: at a flash sale thousands of buyers find the stock gone, and each
     refusal only inserts an outbox row instead of reading and serializing its order.  The event
-    exists iff the change committed (the row commits with it), recorded once (its key), a few
-    seconds later than the change.
+    exists iff the change committed (the row commits with it), recorded once (its key), seconds
+    later than the change (so it may be recorded after a later event of the buyer's next attempt).
     """
     outbox_add(task=EMIT_BATCH_TASK, args=[order_id, event_type], deferred=True)

@@ -144,3 +144,54 @@ def test_concurrent_holds_never_oversell():
     assert _stock(opt) == 0
     assert Option.objects.get(pk=other.pk).stock == 45  # the 15 failed holds rolled back their first row
     assert StockHold.objects.filter(state="held").count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_take_that_waited_for_the_last_unit_reports_what_is_left_after_it():
+    """PostgreSQL's one-statement take: a buyer whose UPDATE waited for another buyer's commit of
+    the last unit is refused, and told what is left after that commit (0), not the count of the
+    statement's older snapshot (1); the row switched to unlimited meanwhile would let it through."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks")
+    from django.db import transaction
+
+    opt = _option(1, "W", "w")
+    holding, done = threading.Event(), threading.Event()
+    outcome: list = []
+
+    def first_buyer():
+        try:
+            with transaction.atomic():
+                stock_hold(reference="w1", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later(),
+                           livemode=True, fresh=True)  # fmt: skip
+                holding.set()
+                done.wait(10)  # the second buyer is waiting for this row by now
+        finally:
+            connections.close_all()
+
+    def second_buyer():
+        try:
+            holding.wait(10)
+            stock_hold(reference="w2", items=[StockItem(quantity=1, option_pk=opt.pk)], expires_at=_later(),
+                       livemode=True, fresh=True)  # fmt: skip
+            outcome.append("held")
+        except OutOfStock as exc:
+            outcome.append(exc.available)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first_buyer), threading.Thread(target=second_buyer)]
+    for t in threads:
+        t.start()
+    holding.wait(10)
+    wait_for_lock = timezone.now() + timedelta(seconds=10)
+    with connection.cursor() as cursor:  # until the second buyer's UPDATE waits on the row lock
+        while timezone.now() < wait_for_lock:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+            if cursor.fetchone()[0]:
+                break
+    done.set()
+    for t in threads:
+        t.join()
+    assert outcome == [0]
+    assert _stock(opt) == 0 and StockHold.objects.get().reference == "w1"

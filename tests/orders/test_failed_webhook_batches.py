@@ -96,3 +96,33 @@ def test_a_bad_message_fails_alone_and_the_rest_of_its_batch_is_emitted(kakao_ap
     (left,) = OutboxMessage.objects.all()
     assert left.pk == bad.pk and left.attempts == 1 and "ValueError" in left.last_error
     assert left.next_attempt_at > timezone.now()  # retried later, with the others' backoff
+
+
+def test_messages_owed_after_a_commit_go_first_and_a_batched_task_is_only_owed_deferred(kakao_app, plugin_base, fake_kakao):
+    from catalog.tasks import forget_cached_trees
+
+    refused_buyers(kakao_app, plugin_base, fake_kakao, 3)  # three deferred messages, older than the next
+    renewal = outbox_add(task=forget_cached_trees, args=[[]], inline=True)  # owed after a commit
+    OutboxMessage.objects.filter(pk=renewal.pk).update(next_attempt_at=timezone.now())
+    # a round that may take one deferred message still sends the other kind first
+    assert outbox_dispatch_due(deferred_limit=1) == {"sent": 2, "failed": 0}
+    assert not OutboxMessage.objects.filter(pk=renewal.pk).exists()
+    assert OutboxMessage.objects.filter(deferred=True).count() == 2 and len(failed_events()) == 1
+    with pytest.raises(ValueError):  # sent through the broker, its one message's args would not fit
+        outbox_add(task=EMIT_BATCH_TASK, args=[1, "order.failed"])
+
+
+def test_a_message_that_failed_is_run_alone_at_the_next_round(kakao_app, plugin_base, fake_kakao, monkeypatch):
+    monkeypatch.setattr(outbox, "_paused_until", {})
+    buyers = refused_buyers(kakao_app, plugin_base, fake_kakao, 3)
+    OutboxMessage.objects.update(next_attempt_at=timezone.now() + timezone.timedelta(hours=1))
+    bad = outbox_add(task=EMIT_BATCH_TASK, args=["not-an-id", "order.failed"], deferred=True)
+    assert outbox_dispatch_due() == {"sent": 0, "failed": 1}  # it failed once
+    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox_dispatch_due() == {"sent": 3, "failed": 1}
+    # the three in one batch (one read of their orders), the bad one alone, no batch failed
+    assert sum('FROM "orders_order"' in q["sql"] for q in queries.captured_queries) == 1
+    assert sorted(failed_events()) == sorted(f"order.failed:{b.partner_order_id}" for b in buyers)
+    (left,) = OutboxMessage.objects.all()
+    assert left.pk == bad.pk and left.attempts == 2
