@@ -112,11 +112,7 @@ def _dispatch(message: OutboxMessage) -> bool:
     try:
         task = import_string(message.task)
         if message.inline:
-            with transaction.atomic():  # a savepoint inside the dispatcher's transaction
-                if getattr(task, "outbox_batched", False):
-                    task([message.args])
-                else:
-                    task(*message.args)
+            _run_inline(task, [message])
         else:
             task.apply_async(args=message.args, retry=True, retry_policy=RETRY_POLICY)
     except Exception as exc:
@@ -139,12 +135,22 @@ def _dispatch(message: OutboxMessage) -> bool:
     return True
 
 
+def _run_inline(task: Any, messages: list[OutboxMessage]) -> None:
+    """Run ``task`` in this process, in a savepoint inside the dispatcher's transaction: once with
+    every message's arguments when it is batched, else for its one message."""
+    with transaction.atomic():
+        if getattr(task, "outbox_batched", False):
+            task([m.args for m in messages])
+        else:
+            (message,) = messages
+            task(*message.args)
+
+
 def _dispatch_batch(messages: list[OutboxMessage]) -> list[int]:
-    """Run a batched task once for ``messages`` (inline, one savepoint); when that fails, each
-    message alone.  The pks dispatched."""
+    """Run a batched task once for ``messages``; when that fails, each message alone.  The pks
+    dispatched."""
     try:
-        with transaction.atomic():
-            import_string(messages[0].task)([m.args for m in messages])
+        _run_inline(import_string(messages[0].task), messages)
     except Exception as exc:
         logger.warning("outbox: a batch of %s %s failed (%s); each is run alone", len(messages), messages[0].task,
                        f"{exc.__class__.__name__}: {exc}"[:300])  # fmt: skip

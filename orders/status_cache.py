@@ -238,6 +238,7 @@ def _payload(app_id, status, owner, message) -> bytes:
 
 
 _ONE_SQL: list[str] = []
+_ROW = "kakao_app_id, status, app_user_id, failure_message"  # what an entry is made of (_payload)
 
 
 def _fetch_one(partner_order_id: str) -> bytes | None:
@@ -246,7 +247,7 @@ def _fetch_one(partner_order_id: str) -> bytes | None:
     # connection (kakaoplugin.dbfaults).
     if not _ONE_SQL:
         _ONE_SQL.append(
-            f"SELECT kakao_app_id, status, app_user_id, failure_message FROM {_table()} WHERE partner_order_id = %s"
+            f"SELECT {_ROW} FROM {_table()} WHERE partner_order_id = %s"  # noqa: S608
         )
     with connection.cursor() as cursor:
         cursor.execute(_ONE_SQL[0], [partner_order_id])
@@ -257,13 +258,10 @@ def _fetch_one(partner_order_id: str) -> bytes | None:
 def _fetch_many(partner_order_ids: list[str], *, using: str) -> dict[str, bytes]:
     # Plain SQL as in _fetch_one: every publication (the approval's, after its commit) runs it.
     marks = ", ".join(["%s"] * len(partner_order_ids))
-    sql_text = (
-        f"SELECT partner_order_id, kakao_app_id, status, app_user_id, failure_message FROM {_table()} "  # noqa: S608
-        f"WHERE partner_order_id IN ({marks})"
-    )
+    sql_text = f"SELECT partner_order_id, {_ROW} FROM {_table()} WHERE partner_order_id IN ({marks})"  # noqa: S608
     with connections[using].cursor() as cursor:
         cursor.execute(sql_text, partner_order_ids)
-        return {p: _payload(a, s, o, m) for p, a, s, o, m in cursor.fetchall()}
+        return {p: _payload(*row) for p, *row in cursor.fetchall()}
 
 
 # --- the stores ----------------------------------------------------------------------------------

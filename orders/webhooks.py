@@ -47,11 +47,11 @@ def order_webhooks_emit(
     """:func:`order_webhook_emit` for many orders in a fixed number of queries (three to read them,
     then per app and mode: the events, their endpoints, their deliveries).  An order emitted
     before under the same key is skipped (its event exists)."""
-    orders = orders_with_details(Order.objects.filter(pk__in=order_ids)).select_related("kakao_app").order_by("pk")
+    orders = list(orders_with_details(Order.objects.filter(pk__in=order_ids)).select_related("kakao_app").order_by("pk"))
     by_app: dict[tuple[int, bool], list[Order]] = defaultdict(list)
     for order in orders:
         by_app[(order.kakao_app_id, order.livemode)].append(order)
-    missing = set(order_ids) - {o.pk for group in by_app.values() for o in group}
+    missing = set(order_ids) - {o.pk for o in orders}
     if missing:
         logger.warning("order webhooks: %s for orders that do not exist: %s", event_type, sorted(missing))
     suffix = f":{key}" if key else ""
