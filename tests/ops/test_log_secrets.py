@@ -151,7 +151,7 @@ def _secrets(app, fake_state: dict, api_key: str) -> dict[str, str]:
         "CID secret": app.cid_secret,
         "client secret": app.kakao_client_secret,
         "merchant API key": api_key,
-        "merchant API key's secret part": api_key.rsplit("_", 1)[1],
+        "merchant API key's secret part": api_key.split("_", 2)[2],  # the secret may hold "_" itself
     }
     for tid, t in (fake_state.get("kakaopay", {}).get("tids") or {}).items():
         if t.get("pg_token"):
