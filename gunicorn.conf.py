@@ -4,7 +4,8 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+# gthread, accepting only with a free thread: connections spread over the workers (see the module)
+worker_class = "config.gunicorn_worker.BalancedThreadWorker"
 timeout = 30
 accesslog = "-"
 logger_class = "config.gunicorn_logging.RedactingLogger"

@@ -115,7 +115,7 @@ def main() -> None:
     port = free_port()
     gunicorn = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads), "--worker-class", "gthread",
+         "--workers", str(args.gunicorn_workers), "--threads", str(args.gunicorn_threads), "--worker-class", "config.gunicorn_worker.BalancedThreadWorker",
          "--keep-alive", "30", "--log-level", "warning", "--worker-connections", "1000"],
         # gunicorn.conf.py (production: access log on) applies; the log goes to /dev/null here
         cwd=ROOT, env=os.environ.copy(), start_new_session=True, stdout=subprocess.DEVNULL,

@@ -100,7 +100,7 @@ def main() -> int:
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "/dev/null",
-            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--worker-class", "gthread",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2", "--worker-class", "config.gunicorn_worker.BalancedThreadWorker",
             "--log-level", "warning",
         ],
         cwd=ROOT, env=os.environ | env, start_new_session=True,
