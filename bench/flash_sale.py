@@ -153,7 +153,7 @@ def main() -> int:
         wait_up(base + "/readyz")
         time.sleep(3)  # the worker connects to the broker
         print(f"flash sale bench: {args.buyers} buyers / {args.stock} units, {args.runs} runs; {machine()}")
-        print(f"gunicorn {args.gunicorn_workers} × {args.gunicorn_threads} (gthread), Celery worker "
+        print(f"gunicorn {args.gunicorn_workers} × {args.gunicorn_threads} (gthread, balanced accept), Celery worker "
               f"{args.worker_threads} threads and beat, PostgreSQL, Redis; fake KakaoPay {fake}")  # fmt: skip
         stamp = time.strftime("%H%M%S")
         for run in range(1, args.runs + 1):

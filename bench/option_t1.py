@@ -4,7 +4,7 @@
 
 Prepares a PostgreSQL database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 kp_catalog_bench, created if missing) with a product of 1,010 options (a 10 × 100 related chain),
-starts gunicorn on a free local port (gthread, BENCH_WORKERS workers × BENCH_THREADS threads, Redis
+starts gunicorn on a free local port (the project's gthread worker, BENCH_WORKERS workers × BENCH_THREADS threads, Redis
 cache from BENCH_CACHE_URL), checks both URLs answer the same bytes, then measures each with a
 threaded keep-alive HTTP load generator, alternating runs.  ``--write`` puts the table into
 BENCHMARKS.md under "Option T1 (warm)".
@@ -200,7 +200,7 @@ def main() -> int:
     ratio = t1s["rps"] / bs["rps"]
     table = "\n".join(
         [
-            f"Product `{PRODUCT}`: {options:,} options, T1 body {len(body):,} bytes. gunicorn gthread "
+            f"Product `{PRODUCT}`: {options:,} options, T1 body {len(body):,} bytes. gunicorn gthread (balanced accept) "
             f"{workers} workers × {threads} threads, PostgreSQL, Redis cache; load: {args.threads} keep-alive "
             f"client threads (Python), {args.rounds} × {args.seconds:g} s per URL, alternating; "
             f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores shared with the load generator.",

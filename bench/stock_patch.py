@@ -7,7 +7,7 @@ kp_stock_bench, created if missing) with the product of ``bench/option_t1.py`` (
 1,010 options, a 10 × 100 related chain; 1,000 stocked leaves, each given an ``extra`` SKU and the
 product a low-stock threshold of 5, so the stock webhooks' check runs as in production), an API key
 with the ``catalog`` scope and a webhook endpoint subscribed to the stock events. Then starts
-gunicorn (1 worker, gthread; Redis cache from BENCH_CACHE_URL) and sends ``--runs`` PATCHes of
+gunicorn (1 worker, the project's gthread worker; Redis cache from BENCH_CACHE_URL) and sends ``--runs`` PATCHes of
 1,000 rows for each way of naming a row (option path, sub-group + option id, SKU; ``set`` to new
 values each run, so every row is written) and one of 1,000 ``adjust`` rows, each with its own
 Idempotency-Key, timing each call from the client (keep-alive connection). Prints p50 / max per
@@ -150,7 +150,7 @@ def main() -> int:
 
     lines = [
         f"`PATCH /api/v1/stock`, 1,000 rows per call (the 1,000 stocked leaves of `{PRODUCT}`, 1,010 options), "
-        f"each call a new Idempotency-Key; gunicorn gthread 1 worker, PostgreSQL, Redis cache; one keep-alive "
+        f"each call a new Idempotency-Key; gunicorn gthread (balanced accept) 1 worker, PostgreSQL, Redis cache; one keep-alive "
         f"client, {args.runs} calls per kind after one warm-up call; {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} cores shared with other jobs.",
         "",

@@ -7,7 +7,7 @@ Needs wrk (``bench/setup.sh`` installs it from Debian's packages), PostgreSQL an
       CACHE_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/wrk_bench.py \\
       [--port 21080] [--seconds 5] [--rounds 3] [--connections 200] [--latency-orders 30]
 
-Serves with gunicorn and the project's ``gunicorn.conf.py`` (gthread, 2 workers × 4 threads by
+Serves with gunicorn and the project's ``gunicorn.conf.py`` (its gthread worker with a balanced accept, 2 workers × 4 threads by
 default, access log and multiprocess metrics on as in production; the log goes to /dev/null), the
 ``bench.settings`` URLconf (the real URLs plus ``/bench/minimal`` and ``/bench/baseline``). Creates
 its own rows in that database (a Kakao app "bench-wrk", the product ``bench:1000`` of 1,010
@@ -253,7 +253,7 @@ def main() -> int:
                 if time.time() > deadline:
                     raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.2)
-        print(f"gunicorn gthread {args.workers}×{args.threads} on 127.0.0.1:{args.port}; wrk -t{args.wrk_threads} "
+        print(f"gunicorn gthread (balanced accept) {args.workers}×{args.threads} on 127.0.0.1:{args.port}; wrk -t{args.wrk_threads} "
               f"-c{args.connections} -d{args.seconds:g}s; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 
         if "latency" in only:

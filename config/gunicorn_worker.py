@@ -11,7 +11,7 @@ another worker has a thread free.
 
 :class:`BalancedThreadWorker` accepts at once while it has a thread free. A worker with as many
 requests in hand (running or queued for its threads) as threads holds back: woken by a waiting
-connection, it stops listening for ``HOLD_BACK`` seconds, then takes what is still waiting (at most
+connection, it stops listening for ``hold_back`` seconds (5 ms), then takes what is still waiting (at most
 one connection per thread), leaving every connection a free worker can take to that worker. When
 every worker is busy, they take turns, so a burst spreads over them instead of settling on the
 first one awake, and a connection waits in the backlog only while the busy workers take their
@@ -28,10 +28,10 @@ import time
 
 from gunicorn.workers.gthread import ThreadWorker
 
-HOLD_BACK = 0.005  # seconds a busy worker leaves a waiting connection to the others
-
 
 class BalancedThreadWorker(ThreadWorker):
+    hold_back = 0.005  # seconds a busy worker leaves a waiting connection to the others
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.in_hand = 0  # requests submitted to the thread pool and not finished (main thread only)
@@ -62,7 +62,7 @@ class BalancedThreadWorker(ThreadWorker):
 
     def wait_for_and_dispatch_events(self, timeout):
         if self.holding_since is not None:
-            left = self.holding_since + HOLD_BACK - time.monotonic()
+            left = self.holding_since + self.hold_back - time.monotonic()
             if not self.alive:  # stopping: accept nothing more
                 self.holding_since = None
             elif left <= 0:
