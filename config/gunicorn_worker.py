@@ -48,9 +48,15 @@ class BalancedThreadWorker(ThreadWorker):
             self.holding_since = time.monotonic()
             super().set_accept_enabled(False)
 
-    def _take_what_still_waits(self) -> None:
-        """The hold is over: the connections no free worker took, one per thread at most."""
+    def _end_hold(self, *, take_waiting: bool) -> None:
+        """Listen again; first, when the hold ran out, take what no free worker took."""
         self.holding_since = None
+        if take_waiting:
+            self._take_what_still_waits()
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
+
+    def _take_what_still_waits(self) -> None:
+        """The connections no free worker took during the hold, one per thread at most."""
         for listener in self.sockets:
             for _ in range(self.cfg.threads):
                 if self.nr_conns >= self.worker_connections:
@@ -66,8 +72,7 @@ class BalancedThreadWorker(ThreadWorker):
             if not self.alive:  # stopping: accept nothing more
                 self.holding_since = None
             elif left <= 0:
-                self._take_what_still_waits()
-                self.set_accept_enabled(self.nr_conns < self.worker_connections)  # and listen again
+                self._end_hold(take_waiting=True)
             else:
                 timeout = min(timeout, left)
         super().wait_for_and_dispatch_events(timeout)
@@ -80,5 +85,4 @@ class BalancedThreadWorker(ThreadWorker):
         self.in_hand -= 1
         super().finish_request(conn, fs)
         if self.holding_since is not None and self.in_hand < self.cfg.threads and self.alive:
-            self.holding_since = None  # a thread is free again: listen (and take a waiting one) now
-            self.set_accept_enabled(self.nr_conns < self.worker_connections)
+            self._end_hold(take_waiting=False)  # a thread is free again: listen (a waiting one comes now)
